@@ -1,0 +1,1 @@
+"""One adapter per framework; see base.py for the contract."""

@@ -1,0 +1,240 @@
+"""Optuna adapter: define-by-run ``suggest_*`` calls in space order, through Optuna's ask/tell API.
+
+A flat space is suggested exactly as a native user would write it (``suggest_float``/``suggest_int``/
+``suggest_categorical`` in space order), so the same seed gives the same suggestion sequence as
+native ``study.optimize``.  Pruning uses Optuna's own pruners through ``trial.report``/``should_prune``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..exceptions import BackendNotInstalledError, UnsupportedFeatureError
+from ..records import TrialRecord
+from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
+from .base import AskTellBackend, RunSpec, Suggestion, Translation
+
+_SAMPLERS = {
+    "tpe": "TPESampler",
+    "random": "RandomSampler",
+    "grid": "GridSampler",
+    "cmaes": "CmaEsSampler",
+    "gp": "GPSampler",
+    "qmc": "QMCSampler",
+    "nsga2": "NSGAIISampler",
+}
+
+_PRUNERS = {
+    "fifo": "NopPruner",
+    "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "asha": "SuccessiveHalvingPruner",
+    "hyperband": "HyperbandPruner",
+    "threshold": "ThresholdPruner",
+    "wilcoxon": "WilcoxonPruner",
+}
+
+# Samplers that model only part of a space and hand the rest to an independent (random) sampler.
+_NO_CATEGORICAL = {"cmaes": "CMA-ES", "qmc": "QMC"}
+_INTERSECTION_ONLY = {"cmaes": "CMA-ES", "gp": "the GP", "qmc": "QMC", "nsga2": "NSGA-II"}
+
+_NATIVE_CATEGORICAL = (type(None), bool, int, float, str)
+
+
+def native_categorical(options: Sequence[Any]) -> bool:
+    """Whether Optuna can hold these options as they are (else unitune suggests their index)."""
+    if not all(type(o) in _NATIVE_CATEGORICAL for o in options):
+        return False
+    # Optuna finds a value's index with ==, so 1 and True (or 0 and 0.0) would be confused.
+    return all(a != b for i, a in enumerate(options) for b in options[:i])
+
+
+class OptunaBackend(AskTellBackend):
+    """Optuna samplers (TPE, random, grid, CMA-ES, GP, QMC, NSGA-II) and pruners."""
+
+    name = "optuna"
+    extra = "optuna"
+    requires = ("optuna",)
+    algorithms: ClassVar[dict[str, str]] = {
+        "tpe": "Tree-structured Parzen Estimator (TPESampler)",
+        "random": "random search (RandomSampler)",
+        "grid": "exhaustive grid over a finite space (GridSampler)",
+        "cmaes": "CMA-ES evolution strategy (CmaEsSampler)",
+        "gp": "Gaussian-process Bayesian optimization (GPSampler; needs torch)",
+        "qmc": "quasi-Monte Carlo Sobol sequence (QMCSampler)",
+        "nsga2": "NSGA-II genetic algorithm (NSGAIISampler)",
+    }
+    default_algorithm = "tpe"
+    schedulers: ClassVar[dict[str, str]] = {
+        "fifo": "no early stopping (NopPruner)",
+        "median": "median stopping rule (MedianPruner)",
+        "percentile": "percentile stopping rule (PercentilePruner)",
+        "asha": "asynchronous successive halving (SuccessiveHalvingPruner)",
+        "hyperband": "Hyperband (HyperbandPruner)",
+        "threshold": "stop outside thresholds (ThresholdPruner)",
+        "wilcoxon": "Wilcoxon signed-rank test (WilcoxonPruner)",
+    }
+    features = frozenset({"conditional", "maximize", "pruning"})
+    seeded_algorithms = frozenset(_SAMPLERS)
+
+    # -- checks and translation ----------------------------------------------------------------------
+    @classmethod
+    def option_names(cls, algorithm: str) -> frozenset[str] | None:
+        import optuna
+
+        sampler = getattr(optuna.samplers, _SAMPLERS[algorithm])
+        return frozenset(inspect.signature(sampler).parameters) - {"seed", "search_space"}
+
+    @classmethod
+    def check(cls, spec: RunSpec) -> None:
+        if spec.algorithm == "gp":
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is None:
+                raise BackendNotInstalledError(
+                    'optuna\'s GPSampler (algorithm="gp") needs torch: pip install "unitune[optuna-gp]"'
+                )
+        if spec.algorithm == "grid":
+            if spec.space.is_conditional:
+                raise UnsupportedFeatureError(
+                    "optuna", "grid search over a conditional space", parameter=next(
+                        p.path for p in spec.space.params if p.is_conditional_choice),
+                    hint="GridSampler needs every parameter in every trial; use algorithm='random' or 'tpe'.",
+                )
+            for param in spec.space.params:
+                if param.dim.grid() is None:
+                    raise UnsupportedFeatureError(
+                        "optuna", "grid search over a continuous parameter", parameter=param.path,
+                        hint="give it a step (ut.uniform(low, high, step=...)) or use another algorithm.",
+                    )
+
+    @classmethod
+    def translate(cls, param: Param, algorithm: str) -> Translation:
+        dim, name = param.dim, param.path
+        if isinstance(dim, Uniform):
+            step = f", step={dim.step!r}" if dim.step is not None else ""
+            native = f"suggest_float({name!r}, {dim.low!r}, {dim.high!r}{step})"
+            note = "values snapped to the decimal grid low + k*step" if dim.step is not None else ""
+        elif isinstance(dim, LogUniform):
+            native, note = f"suggest_float({name!r}, {dim.low!r}, {dim.high!r}, log=True)", ""
+        elif isinstance(dim, Integer):
+            extra = (f", step={dim.step}" if dim.step != 1 else "") + (", log=True" if dim.log else "")
+            native, note = f"suggest_int({name!r}, {dim.low}, {dim.high}{extra})", ""
+        elif isinstance(dim, Conditional):
+            native, note = f"suggest_categorical({name!r}, {list(dim.options)!r}) then the chosen branch", ""
+        else:
+            assert isinstance(dim, Choice)
+            if native_categorical(dim.options):
+                native, note = f"suggest_categorical({name!r}, {list(dim.options)!r})", ""
+            else:
+                native = f"suggest_categorical({name!r}, {list(range(len(dim.options)))!r})"
+                note = "index-encoded: Optuna holds only None/bool/int/float/str; the objective gets the objects"
+        if algorithm in _NO_CATEGORICAL and isinstance(dim, (Choice, Conditional)):
+            return Translation(native, "approximated",
+                               f"{_NO_CATEGORICAL[algorithm]} does not model categorical parameters; "
+                               "Optuna samples this one with its independent (random) sampler")
+        if algorithm in _INTERSECTION_ONLY and param.conditions:
+            return Translation(native, "approximated",
+                               f"{_INTERSECTION_ONLY[algorithm]} models only parameters present in every trial; "
+                               "Optuna samples this conditional one with its independent (random) sampler")
+        return Translation(native, "exact", note)
+
+    # -- running --------------------------------------------------------------------------------------
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec)
+        import optuna
+
+        self._optuna = optuna
+        self._verbosity = optuna.logging.get_verbosity()
+        if not spec.verbose:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._encoded = {
+            p.path for p in self.space.params if isinstance(p.dim, Choice) and not native_categorical(p.dim.options)
+        }
+        with warnings.catch_warnings():
+            if not spec.verbose:
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = self._make_sampler()
+            pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
+        self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
+        self._grid_size = self._count_grid() if spec.algorithm == "grid" else None
+
+    def _make_sampler(self) -> Any:
+        spec = self.spec
+        cls = getattr(self._optuna.samplers, _SAMPLERS[spec.algorithm])
+        kwargs = dict(spec.options)
+        if spec.algorithm == "grid":
+            kwargs["search_space"] = {p.path: list(self._native_choices(p)) for p in self.space.params}
+        if spec.algorithm in _INTERSECTION_ONLY and not spec.verbose:
+            # ut.explain reports which parameters fall back to independent sampling; no runtime warning.
+            kwargs.setdefault("warn_independent_sampling", False)
+        return cls(seed=spec.seed, **kwargs)
+
+    def _count_grid(self) -> int:
+        size = 1
+        for p in self.space.params:
+            size *= len(p.dim.grid() or ())
+        return size
+
+    def _native_choices(self, param: Param) -> Sequence[Any]:
+        if param.path in self._encoded:
+            return range(len(param.dim.grid() or ()))
+        return param.dim.grid() or ()
+
+    def _suggest(self, trial: Any, param: Param) -> Any:
+        dim, name = param.dim, param.path
+        if isinstance(dim, Uniform):
+            value = trial.suggest_float(name, dim.low, dim.high, step=dim.step)
+            # Optuna computes low + k*step in binary floating point (0.8999999999999999); snap to the decimal grid.
+            return dim.snap(value) if dim.step is not None else value
+        if isinstance(dim, LogUniform):
+            return trial.suggest_float(name, dim.low, dim.high, log=True)
+        if isinstance(dim, Integer):
+            return trial.suggest_int(name, dim.low, dim.high, step=dim.step, log=dim.log)
+        if name in self._encoded:
+            return dim.options[trial.suggest_categorical(name, list(range(len(dim.options))))]
+        return dim.options[dim.index(trial.suggest_categorical(name, list(dim.options)))]
+
+    def ask(self, number: int) -> Suggestion | None:
+        if self._grid_size is not None and number >= self._grid_size:
+            return None  # every grid point has been evaluated
+        trial = self.study.ask()
+        params = self.space.sample(lambda p: self._suggest(trial, p))
+        return Suggestion(number=trial.number, params=params, handle=trial)
+
+    def hooks(self, suggestion: Suggestion) -> _OptunaHooks:
+        return _OptunaHooks(suggestion.handle)
+
+    def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
+        states = self._optuna.trial.TrialState
+        trial = suggestion.handle
+        if record.state == "complete":
+            self.study.tell(trial, record.value)
+        elif record.state == "pruned":
+            self.study.tell(trial, state=states.PRUNED)  # Optuna uses the last reported value
+        else:
+            self.study.tell(trial, state=states.FAIL)
+
+    def close(self) -> None:
+        self._optuna.logging.set_verbosity(self._verbosity)
+
+
+class _OptunaHooks:
+    """``ut.report`` → ``trial.report`` + ``trial.should_prune`` (Optuna's pruner decides)."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+        self._state: Any = None
+
+    def should_prune(self, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
+        self.trial.report(value, step)
+        return bool(self.trial.should_prune())
+
+    def save_checkpoint(self, state: Any) -> None:
+        self._state = state
+
+    def load_checkpoint(self) -> Any:
+        return self._state

@@ -1,0 +1,95 @@
+"""Every error unitune raises on purpose.
+
+Configuration errors subclass ``ValueError``/``TypeError`` (and ``UnituneError``) and are raised
+before the objective is called.  ``TrialPruned`` is the control-flow exception ``ut.report`` raises
+inside an objective when the scheduler stops the trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class UnituneError(Exception):
+    """Base class of every unitune error."""
+
+
+class InvalidSpaceError(UnituneError, ValueError):
+    """A search space (or one of its parameters) is invalid; the message names the parameter path."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class UnknownBackendError(UnituneError, ValueError):
+    """The backend name is not registered."""
+
+
+class UnknownAlgorithmError(UnituneError, ValueError):
+    """The algorithm (or scheduler) is not one the backend offers."""
+
+
+class BackendNotInstalledError(UnituneError, ImportError):
+    """The framework behind a backend is not importable; the message names the pip extra."""
+
+
+class UnsupportedFeatureError(UnituneError, ValueError):
+    """The chosen backend cannot do what the run asks for; the message names who can."""
+
+    def __init__(
+        self,
+        backend: str,
+        feature: str,
+        supported_by: Iterable[str] = (),
+        *,
+        parameter: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.feature = feature
+        self.parameter = parameter
+        self.supported_by = tuple(supported_by)
+        where = f" (parameter {parameter!r})" if parameter else ""
+        msg = f"backend {backend!r} does not support {feature}{where}."
+        if self.supported_by:
+            msg += " Backends that do: " + ", ".join(self.supported_by) + "."
+        else:
+            msg += " No installed backend does."
+        if hint:
+            msg += " " + hint
+        super().__init__(msg)
+
+
+class UnknownOptionError(UnknownAlgorithmError, TypeError):
+    """Keyword options that the backend's algorithm does not take."""
+
+    def __init__(self, backend: str, algorithm: str, unknown: list[str], allowed: frozenset[str]) -> None:
+        super().__init__(
+            f"backend {backend!r} algorithm {algorithm!r} takes no option(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(sorted(allowed)) or 'no options'}"
+        )
+
+
+class ApproximationError(UnituneError, ValueError):
+    """``strict=True`` was asked and the backend would approximate part of the space."""
+
+
+class InvalidRunError(UnituneError, ValueError, TypeError):
+    """A run argument is invalid (budget, seed, metric, objective not callable, …)."""
+
+
+class ObjectiveReturnError(UnituneError, TypeError):
+    """The objective returned something unitune cannot turn into a value (e.g. a dict without metric=)."""
+
+
+class TrialPruned(Exception):  # noqa: N818 - the name users know from Optuna
+    """Raised by ``ut.report`` when the scheduler stops the trial.
+
+    Let it propagate out of the objective: the trial is then recorded as ``pruned`` with its last
+    reported value and step.
+    """
+
+
+class TrialTimeout(Exception):  # noqa: N818
+    """Raised inside the objective when the run's total ``timeout`` elapses while it runs."""

@@ -1,0 +1,125 @@
+"""The result of a run and the one table schema every backend produces (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .records import TrialRecord
+from .space import Choice, Conditional, Integer, Space
+
+LEADING = ["trial", "backend", "algorithm", "seed", "state", "value"]
+TRAILING = ["step", "started", "finished", "duration_s", "error"]
+
+
+def _param_series(space: Space, records: Sequence[TrialRecord], path: str) -> pd.Series:
+    dim = space.param(path).dim
+    raw = [r.params.get(path) for r in records]
+    if isinstance(dim, Integer):
+        return pd.Series([pd.NA if v is None else v for v in raw], dtype="Int64")
+    if isinstance(dim, (Choice, Conditional)):
+        # categorical values stay the user's own objects; None where the branch was inactive
+        return pd.Series(raw, dtype=object)
+    return pd.Series([math.nan if v is None else v for v in raw], dtype="float64")
+
+
+def build_table(
+    records: Sequence[TrialRecord],
+    space: Space,
+    *,
+    backend: str,
+    algorithm: str,
+    seed: int | None,
+) -> pd.DataFrame:
+    """One row per trial, in finish order, with the documented columns and dtypes."""
+    n = len(records)
+    columns: dict[str, pd.Series] = {
+        "trial": pd.Series([r.number for r in records], dtype="int64"),
+        "backend": pd.Series([backend] * n, dtype=object),
+        "algorithm": pd.Series([algorithm] * n, dtype=object),
+        "seed": pd.Series([seed] * n, dtype="Int64"),
+        "state": pd.Series([r.state for r in records], dtype=object),
+        "value": pd.Series([r.value for r in records], dtype="float64"),
+    }
+    for path in space.paths:
+        columns[f"params.{path}"] = _param_series(space, records, path)
+    metric_names: dict[str, None] = {}
+    for r in records:
+        metric_names.update(dict.fromkeys(r.metrics))
+    for name in metric_names:
+        values = [r.metrics.get(name) for r in records]
+        series = pd.Series(values, dtype=object)
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            series = pd.Series([math.nan if v is None else v for v in values], dtype="float64")
+        columns[f"metrics.{name}"] = series
+    columns["step"] = pd.Series([pd.NA if r.step is None else r.step for r in records], dtype="Int64")
+    columns["started"] = pd.Series(pd.to_datetime([r.started for r in records], utc=True))
+    columns["finished"] = pd.Series(pd.to_datetime([r.finished for r in records], utc=True))
+    columns["duration_s"] = pd.Series([r.duration_s for r in records], dtype="float64")
+    columns["error"] = pd.Series([r.error for r in records], dtype=object)
+    return pd.DataFrame(columns)
+
+
+@dataclass
+class Result:
+    """What ``minimize``/``maximize`` return.
+
+    ``table`` is the unified pandas table; ``best_params`` is shaped as the objective saw it;
+    ``interrupted`` is True when Ctrl-C ended the run early (the finished trials are all there).
+    """
+
+    records: list[TrialRecord]
+    space: Space = field(repr=False)
+    backend: str
+    algorithm: str
+    seed: int | None
+    direction: str
+    metric: str | None = None
+    scheduler: str | None = None
+    interrupted: bool = False
+    stop_reason: str = "n_trials"
+    table: pd.DataFrame = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.table = build_table(
+            self.records, self.space, backend=self.backend, algorithm=self.algorithm, seed=self.seed
+        )
+
+    @property
+    def best_record(self) -> TrialRecord | None:
+        """The best complete trial (first one on ties), or None when no trial completed."""
+        complete = [r for r in self.records if r.state == "complete" and not math.isnan(r.value)]
+        if not complete:
+            return None
+        pick = min if self.direction == "minimize" else max
+        return pick(complete, key=lambda r: r.value)
+
+    @property
+    def best_value(self) -> float | None:
+        best = self.best_record
+        return None if best is None else best.value
+
+    @property
+    def best_params(self) -> dict[str, Any] | None:
+        best = self.best_record
+        return None if best is None else self.space.build(best.params)
+
+    @property
+    def best(self) -> pd.Series | None:
+        """The table row of the best trial."""
+        best = self.best_record
+        if best is None:
+            return None
+        position = next(i for i, r in enumerate(self.records) if r is best)
+        return self.table.iloc[position]
+
+    def __repr__(self) -> str:
+        counts = self.table["state"].value_counts().to_dict() if len(self.table) else {}
+        return (
+            f"Result(backend={self.backend!r}, algorithm={self.algorithm!r}, trials={len(self.records)}, "
+            f"states={counts}, best_value={self.best_value!r}, interrupted={self.interrupted})"
+        )
