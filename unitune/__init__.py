@@ -1,6 +1,7 @@
 """unitune: one search space and objective, run on Optuna, Hyperopt, Ray Tune or scikit-optimize,
 with every run returned as one pandas table of the same schema."""
 
+from .compare import compare
 from .context import checkpoint, report, restore
 from .exceptions import (
     ApproximationError,
@@ -42,6 +43,7 @@ __all__ = [
     "backends",
     "checkpoint",
     "choice",
+    "compare",
     "explain",
     "integer",
     "loguniform",

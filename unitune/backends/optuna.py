@@ -168,7 +168,8 @@ class OptunaBackend(AskTellBackend):
         kwargs = dict(spec.options)
         if spec.algorithm == "grid":
             kwargs["search_space"] = {p.path: list(self._native_choices(p)) for p in self.space.params}
-        if spec.algorithm in _INTERSECTION_ONLY and not spec.verbose:
+        if "warn_independent_sampling" in inspect.signature(cls).parameters and spec.algorithm != "tpe" \
+                and not spec.verbose:  # (TPE deprecated the flag in Optuna 4.9)
             # ut.explain reports which parameters fall back to independent sampling; no runtime warning.
             kwargs.setdefault("warn_independent_sampling", False)
         return cls(seed=spec.seed, **kwargs)
@@ -211,12 +212,18 @@ class OptunaBackend(AskTellBackend):
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         states = self._optuna.trial.TrialState
         trial = suggestion.handle
-        if record.state == "complete":
-            self.study.tell(trial, record.value)
-        elif record.state == "pruned":
-            self.study.tell(trial, state=states.PRUNED)  # Optuna uses the last reported value
-        else:
-            self.study.tell(trial, state=states.FAIL)
+        try:
+            if record.state == "complete":
+                self.study.tell(trial, record.value)
+            elif record.state == "pruned":
+                self.study.tell(trial, state=states.PRUNED)  # Optuna uses the last reported value
+            else:
+                self.study.tell(trial, state=states.FAIL)
+        except RuntimeError as exc:
+            # GridSampler calls study.stop() after the last grid point, which Optuna forbids outside
+            # study.optimize; the trial is stored before that, and ask() stops on the grid count.
+            if self._grid_size is None or "Study.stop" not in str(exc):
+                raise
 
     def close(self) -> None:
         self._optuna.logging.set_verbosity(self._verbosity)

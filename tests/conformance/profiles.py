@@ -1,0 +1,31 @@
+"""Per-backend settings for the conformance suite: budgets, and features a backend cannot do.
+
+A backend that cannot do a feature is declared here with the exact exception it raises
+(``xfail_raises``); the test then asserts that exception, so nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    sampling_algorithm: str = "random"  # cheap algorithm for domain/type tests
+    n_trials: int = 30  # trials for domain/type tests
+    seeded_n_trials: int = 8  # trials for the default-algorithm reproducibility test
+    objective_in_driver: bool = True  # False when the objective runs in another process (Ray)
+    xfail_raises: dict[str, type[BaseException]] = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "optuna": Profile(),
+    "hyperopt": Profile(),
+    # the GP costs ~1 s per trial: 12 trials = 10 random initial points + 2 GP-guided ones
+    "skopt": Profile(n_trials=25, seeded_n_trials=12),
+    "ray": Profile(n_trials=20, objective_in_driver=False),
+}
+
+
+def profile(backend: str) -> Profile:
+    return PROFILES.get(backend, Profile())

@@ -1,0 +1,231 @@
+"""Hyperopt adapter: ``fmin``'s own loop, replayed one trial at a time as ask/tell.
+
+The space is built once as a native hyperopt expression from ``Space.root`` (a conditional choice
+becomes ``hp.choice`` over its branches, every label is the parameter's path), so TPE sees the tree.
+Each ``ask`` does exactly what ``FMinIter.run`` does for one trial with ``max_queue_len=1``: reserve a
+trial id, draw the algorithm's seed with ``rstate.integers(2**31 - 1)`` from
+``np.random.default_rng(seed)``, call ``algo(new_ids, domain, trials, seed)`` and insert the new
+document into ``Trials``.  ``tell`` writes the result into that document as ``serial_evaluate`` does.
+Same seed + flat space therefore gives the very sequence of native
+``fmin(fn, space, algo, max_evals, rstate=np.random.default_rng(seed), trials=Trials())``.
+
+Not offered: ``atpe`` (hyperopt's adaptive TPE draws from the global ``random``/``numpy.random``
+state, so no seed makes it reproducible, and it needs lightgbm); asking for it raises
+``UnknownAlgorithmError`` before the run, listing tpe, random and anneal.  ``points_to_evaluate``
+is not an algorithm option (and ``fmin`` ignores it whenever ``trials=`` is passed), so it is
+rejected as an unknown option.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..records import TrialRecord
+from ..space import Branching, Choice, Conditional, Const, Group, Integer, Leaf, LogUniform, Node, Param, Uniform
+from .base import AskTellBackend, RunSpec, Suggestion, Translation
+
+# algorithm name -> (module, suggest function); the module's ``suggest`` is what fmin's ``algo=`` takes.
+_ALGORITHMS = {"tpe": "tpe", "random": "rand", "anneal": "anneal"}
+
+Decoder = Callable[[Any], Any]
+
+
+def _index_bounds(n_steps: int) -> str:
+    return f"-0.5, {n_steps + 0.5!r}, 1"
+
+
+class HyperoptBackend(AskTellBackend):
+    """Hyperopt's TPE, random search and simulated annealing, seeded exactly like ``fmin``."""
+
+    name = "hyperopt"
+    extra = "hyperopt"
+    requires = ("hyperopt",)
+    algorithms: ClassVar[dict[str, str]] = {
+        "tpe": "Tree-structured Parzen Estimator (hyperopt.tpe.suggest)",
+        "random": "random search (hyperopt.rand.suggest)",
+        "anneal": "simulated annealing around the best trials (hyperopt.anneal.suggest)",
+    }
+    default_algorithm = "tpe"
+    schedulers: ClassVar[dict[str, str]] = {}
+    features = frozenset({"conditional", "maximize"})
+    seeded_algorithms = frozenset(_ALGORITHMS)
+
+    # -- checks and translation ----------------------------------------------------------------------
+    @classmethod
+    def option_names(cls, algorithm: str) -> frozenset[str] | None:
+        import hyperopt.anneal
+        import hyperopt.tpe
+
+        if algorithm == "tpe":
+            names = inspect.signature(hyperopt.tpe.suggest).parameters
+        elif algorithm == "anneal":  # anneal.suggest forwards **kwargs to AnnealingAlgo
+            names = inspect.signature(hyperopt.anneal.AnnealingAlgo.__init__).parameters
+        else:
+            return frozenset()
+        # fmin supplies these; tpe's `verbose` only switches its INFO logs and follows unitune's verbose=.
+        return frozenset(names) - {"self", "new_ids", "domain", "trials", "seed", "verbose"}
+
+    @classmethod
+    def translate(cls, param: Param, algorithm: str) -> Translation:
+        dim, name = param.dim, param.path
+        if isinstance(dim, Uniform) and dim.step is None:
+            return Translation(f"hp.uniform({name!r}, {dim.low!r}, {dim.high!r})")
+        if isinstance(dim, Uniform):
+            return Translation(
+                f"{dim.low!r} + {dim.step!r} * hp.quniform({name!r}, {_index_bounds(dim.n_steps)})",
+                note="hyperopt samples the grid index k in 0..n (each equally likely, ordered for TPE); "
+                "unitune returns low + k*step in decimal. hp.quniform on the value would round around 0, "
+                "not from low, and give both ends half weight",
+            )
+        if isinstance(dim, LogUniform):
+            return Translation(
+                f"hp.loguniform({name!r}, math.log({dim.low!r}), math.log({dim.high!r}))",
+                note="hyperopt takes log-space bounds; values are clamped into [low, high] "
+                "(exp(log(low)) can round just outside)",
+            )
+        if isinstance(dim, Integer) and dim.log:
+            return Translation(
+                f"int(hp.qloguniform({name!r}, math.log({dim.low - 0.5!r}), math.log({dim.high + 0.5!r}), 1))",
+                note="hyperopt has no log-int: each integer k gets the log-scale mass of [k-0.5, k+0.5] "
+                "(as Optuna's log=True), ends included with full weight; clamped to [low, high] so the 0 "
+                "that qloguniform can round to never reaches the objective",
+            )
+        if isinstance(dim, Integer):
+            step = f"{dim.step} * " if dim.step != 1 else ""
+            return Translation(
+                f"{dim.low} + {step}int(hp.quniform({name!r}, {_index_bounds((dim.high - dim.low) // dim.step)}))",
+                note="hyperopt samples the grid index k (each equally likely, ordered for TPE); "
+                "hp.uniformint would give the end values half weight, hp.randint would be unordered for TPE",
+            )
+        if isinstance(dim, Conditional):
+            branches = ", ".join(f"<branch {label!r}>" for label in dim.options)
+            return Translation(
+                f"hp.choice({name!r}, [{branches}])",
+                note="hyperopt reports the branch index; unitune returns the label. Branch params keep "
+                "their paths as labels, so TPE models the tree natively",
+            )
+        assert isinstance(dim, Choice)
+        return Translation(
+            f"hp.choice({name!r}, {list(dim.options)!r})",
+            note="hyperopt reports the option's index; unitune returns the option object itself",
+        )
+
+    # -- running --------------------------------------------------------------------------------------
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec)
+        import importlib
+
+        import numpy as np
+        from hyperopt import base
+
+        self._base = base
+        module = importlib.import_module(f"hyperopt.{_ALGORITHMS[spec.algorithm]}")
+        options = dict(spec.options)
+        if spec.algorithm == "tpe":
+            options["verbose"] = spec.verbose  # tpe.suggest logs two INFO lines per trial by default
+        self._algo = functools.partial(module.suggest, **options) if options else module.suggest
+        self._decoders: dict[str, Decoder] = {}
+        expr = self._native(self.space.root)
+        self.domain = base.Domain(_not_called, expr)
+        self.trials = base.Trials()
+        # fmin's rstate: one draw per suggestion.  seed=None -> a fresh nondeterministic generator
+        # (unitune's seed is the only seed: HYPEROPT_FMIN_SEED is not read).
+        self._rstate = np.random.default_rng(spec.seed)
+        self._sign = 1.0 if self.minimizing else -1.0  # hyperopt only minimizes
+        self._decode = self._decode_param  # bound once: called for every active parameter of every trial
+
+    # -- the native space ------------------------------------------------------------------------------
+    def _native(self, node: Node) -> Any:
+        from hyperopt import hp
+
+        if isinstance(node, Leaf):
+            return self._native_param(node.param)
+        if isinstance(node, Group):
+            # Constants are left out: they take no draws, and Space.build puts them back.
+            return {key: self._native(child) for key, child in node.children.items() if not isinstance(child, Const)}
+        if isinstance(node, Branching):
+            param = node.param
+            options = param.dim.options
+            self._decoders[param.path] = options.__getitem__  # hp.choice reports the branch index
+            branches = [{} if isinstance(b, Const) else self._native(b) for b in node.branches.values()]
+            return hp.choice(param.path, branches)
+        raise TypeError(f"unexpected node {node!r}")  # Const is filtered by the callers
+
+    def _native_param(self, param: Param) -> Any:
+        from hyperopt import hp
+
+        dim, label = param.dim, param.path
+        decoders = self._decoders
+        if isinstance(dim, Uniform) and dim.step is None:
+            low, high = dim.low, dim.high
+            decoders[label] = lambda raw: min(max(float(raw), low), high)
+            return hp.uniform(label, low, high)
+        if isinstance(dim, Uniform):
+            # The grid index k, not the value: hp.quniform(label, low, high, step) rounds round(x/step)*step
+            # around 0 (off-grid when low is not a multiple of step) and gives both ends half weight.
+            n, at = dim.n_steps, dim.at
+            decoders[label] = lambda raw: at(min(max(round(raw), 0), n))
+            return hp.quniform(label, -0.5, n + 0.5, 1)
+        if isinstance(dim, LogUniform):
+            # hp.loguniform takes log-space bounds; exp(log(low)) may round just below low, hence the clamp.
+            low, high = dim.low, dim.high
+            decoders[label] = lambda raw: min(max(float(raw), low), high)
+            return hp.loguniform(label, math.log(low), math.log(high))
+        if isinstance(dim, Integer) and dim.log:
+            # No log-int in hyperopt: qloguniform over [low-0.5, high+0.5] gives every integer its log-scale
+            # share; qloguniform can round to 0 (or past high), so the clamp keeps that from the objective.
+            low, high = dim.low, dim.high
+            decoders[label] = lambda raw: min(max(int(round(raw)), low), high)
+            return hp.qloguniform(label, math.log(low - 0.5), math.log(high + 0.5), 1)
+        if isinstance(dim, Integer):
+            # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
+            low, step, n = dim.low, dim.step, (dim.high - dim.low) // dim.step
+            decoders[label] = lambda raw: low + min(max(round(raw), 0), n) * step
+            return hp.quniform(label, -0.5, n + 0.5, 1)
+        assert isinstance(dim, Choice)
+        # hp.choice reports the index; map it back to the user's own object (None, bools, tuples kept).
+        decoders[label] = dim.options.__getitem__
+        return hp.choice(label, list(range(len(dim.options))))
+
+    def _decode_param(self, param: Param) -> Any:
+        # misc["vals"] holds [value] for an active label and [] for an inactive one (Trials.vals, by
+        # contrast, lists only the active values, so it cannot be lined up with trial ids).
+        return self._decoders[param.path](self._vals[param.path][0])
+
+    # -- ask / tell --------------------------------------------------------------------------------------
+    def ask(self, number: int) -> Suggestion | None:
+        base, trials = self._base, self.trials
+        new_ids = trials.new_trial_ids(1)
+        trials.refresh()
+        docs = self._algo(new_ids, self.domain, trials, self._rstate.integers(2**31 - 1))
+        if not docs:
+            return None
+        trials.insert_trial_docs(docs)
+        doc = trials._dynamic_trials[-1]  # the inserted document (insert may copy it)
+        doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
+        trials.refresh()
+        self._vals = doc["misc"]["vals"]
+        params = self.space.sample(self._decode)
+        return Suggestion(number=number, params=params, handle=doc)
+
+    def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
+        base, doc = self._base, suggestion.handle
+        if record.state == "complete":
+            # +-inf is told as is: hyperopt only sorts losses (TPE's split, anneal's ranking) and itself
+            # ranks failed/running trials as loss inf, so inf needs no special case.
+            doc["result"] = {"status": base.STATUS_OK, "loss": self._sign * record.value}
+        else:
+            # Failed (exception, NaN, timeout, Ctrl-C) and pruned trials: STATUS_FAIL with no loss, never a
+            # NaN.  The document stays in Trials (unlike fmin's catch_eval_exceptions, which drops it), so
+            # TPE counts it toward n_startup_jobs and ranks it as loss inf, in the "bad" group.
+            doc["result"] = {"status": base.STATUS_FAIL}
+        doc["state"] = base.JOB_STATE_DONE
+        self.trials.refresh()
+
+
+def _not_called(params: Any) -> None:
+    raise RuntimeError("unitune evaluates trials itself; hyperopt's Domain.fn is never called")
