@@ -66,7 +66,7 @@ def test_nested_conditional(backend):
 
 def test_best_params_shaped_as_objective_saw_them(backend):
     def objective(p):
-        label, sub = p["model"]
+        label, _ = p["model"]
         return {"svm": 1.0, "forest": 2.0, "dummy": 3.0}[label] + p["lr"]
 
     result, _ = sample(backend, SPACE, objective)

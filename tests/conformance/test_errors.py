@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 import unitune as ut
+from unitune.backends.base import RunSpec
+from unitune.capabilities import check_run
 from unitune.registry import get_backend, registered
 
 SPACE = {"x": ut.uniform(0.0, 1.0), "m": ut.choice({"a": {"y": ut.integer(1, 3)}, "b": None})}
@@ -59,9 +61,6 @@ def test_strict_raises_exactly_when_explain_says_approximated(backend):
     cls = get_backend(backend)
     for algorithm in cls.algorithms:
         try:
-            from unitune.capabilities import check_run
-            from unitune.backends.base import RunSpec
-
             check_run(cls, RunSpec(space=ut.Space(SPACE), algorithm=algorithm))
         except ut.UnituneError:
             continue  # the combination is unsupported outright; covered elsewhere

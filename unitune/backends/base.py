@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from ..context import NoHooks, TrialHooks
 from ..execution import RunInterrupted, TrialRunner
+from ..pruning import Scheduler, make_scheduler
 from ..records import TrialRecord
 from ..space import Param, Space
 
@@ -153,7 +154,20 @@ class Backend(ABC):
 
 
 class AskTellBackend(Backend):
-    """A framework driven one trial at a time by unitune's sequential loop."""
+    """A framework driven one trial at a time by unitune's sequential loop.
+
+    Frameworks without pruning of their own declare ``schedulers = pruning.SCHEDULERS`` and get
+    unitune's backend-independent schedulers through the default ``hooks``; frameworks with native
+    pruning (Optuna) set ``native_pruning = True`` and override ``hooks``.
+    """
+
+    native_pruning: ClassVar[bool] = False
+
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec)
+        self._scheduler: Scheduler | None = None
+        if spec.scheduler is not None and not self.native_pruning:
+            self._scheduler = make_scheduler(spec.scheduler, spec.direction, spec.scheduler_options)
 
     @abstractmethod
     def ask(self, number: int) -> Suggestion | None:
@@ -164,8 +178,15 @@ class AskTellBackend(Backend):
         """Report the finished trial back to the framework."""
 
     def hooks(self, suggestion: Suggestion) -> TrialHooks:
-        """The hooks ``ut.report`` uses for this trial (pruning).  Default: never prune."""
-        return NoHooks()
+        """The hooks ``ut.report`` uses for this trial: unitune's scheduler, or never prune."""
+        if self._scheduler is None:
+            return NoHooks()
+        return self._scheduler.hooks(suggestion.number)
+
+    def _finished(self, suggestion: Suggestion, record: TrialRecord) -> None:
+        self.tell(suggestion, record)
+        if self._scheduler is not None:
+            self._scheduler.observe(record)
 
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
         number = 0
@@ -185,10 +206,10 @@ class AskTellBackend(Backend):
             try:
                 record = runner.run(suggestion.number, suggestion.params, self.hooks(suggestion))
             except RunInterrupted as stop:
-                self.tell(suggestion, stop.record)
+                self._finished(suggestion, stop.record)
                 state.interrupted, state.stop_reason = True, "interrupted"
                 yield stop.record
                 return
-            self.tell(suggestion, record)
+            self._finished(suggestion, record)
             yield record
             number += 1

@@ -78,6 +78,7 @@ class OptunaBackend(AskTellBackend):
         "wilcoxon": "Wilcoxon signed-rank test (WilcoxonPruner)",
     }
     features = frozenset({"conditional", "maximize", "pruning"})
+    native_pruning = True
     seeded_algorithms = frozenset(_SAMPLERS)
 
     # -- checks and translation ----------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""Backend-independent early stopping for frameworks without their own (Hyperopt, scikit-optimize).
+
+The schedulers watch the values trials report with ``ut.report`` and decide, at each report, whether
+the trial goes on.  Their rules follow the published algorithms and the names of Optuna's pruners:
+
+* ``median`` — the median stopping rule (Golovin et al., 2017): stop a trial whose best value so far
+  is worse than the median of the completed trials' best values up to the same step.
+* ``asha`` — asynchronous successive halving (Li et al., 2020): rungs at steps
+  ``min_resource * reduction_factor**k``; a trial reaching a rung goes on only if its value is in the
+  best ``1/reduction_factor`` of all values recorded at that rung so far.
+* ``fifo`` — never stop (the default when no scheduler is given).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from .exceptions import InvalidRunError
+from .records import TrialRecord
+
+SCHEDULERS: dict[str, str] = {
+    "fifo": "no early stopping",
+    "median": "median stopping rule (unitune's own, Optuna MedianPruner semantics)",
+    "asha": "asynchronous successive halving (unitune's own, Optuna SuccessiveHalvingPruner names)",
+}
+
+
+class Scheduler:
+    """Decides, report by report, whether a running trial continues.  One instance per run."""
+
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, direction: str, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise InvalidRunError(
+                f"scheduler {type(self).__name__} takes no option(s) {', '.join(unknown)}; "
+                f"it accepts: {', '.join(sorted(self.options)) or 'none'}"
+            )
+        self.settings = {**self.options, **options}
+        self.minimize = direction == "minimize"
+
+    def better(self, a: float, b: float) -> bool:
+        return a < b if self.minimize else a > b
+
+    def best_so_far(self, intermediate: list[tuple[int, float]]) -> float:
+        values = [v for _, v in intermediate if not math.isnan(v)]
+        if not values:
+            return math.nan
+        return min(values) if self.minimize else max(values)
+
+    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
+        return False
+
+    def observe(self, record: TrialRecord) -> None:
+        """Learn from a finished trial (complete, pruned or failed)."""
+
+    def hooks(self, number: int) -> SchedulerHooks:
+        return SchedulerHooks(lambda step, intermediate: self.should_stop(number, step, intermediate))
+
+
+class SchedulerHooks:
+    """``TrialHooks`` that ask a unitune scheduler; checkpoints stay in memory for the trial."""
+
+    def __init__(self, decide: Callable[[int, list[tuple[int, float]]], bool]) -> None:
+        self._decide = decide
+        self._state: Any = None
+
+    def should_prune(self, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
+        return self._decide(step, intermediate)
+
+    def save_checkpoint(self, state: Any) -> None:
+        self._state = state
+
+    def load_checkpoint(self) -> Any:
+        return self._state
+
+
+class Fifo(Scheduler):
+    pass
+
+
+class MedianStopping(Scheduler):
+    options: ClassVar[dict[str, Any]] = {"n_startup_trials": 5, "n_warmup_steps": 0, "interval_steps": 1,
+                                         "n_min_trials": 1}
+
+    def __init__(self, direction: str, **options: Any) -> None:
+        super().__init__(direction, **options)
+        self._completed: list[list[tuple[int, float]]] = []
+
+    def observe(self, record: TrialRecord) -> None:
+        if record.state == "complete" and record.intermediate:
+            self._completed.append(record.intermediate)
+
+    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
+        s = self.settings
+        if len(self._completed) < s["n_startup_trials"] or step < s["n_warmup_steps"]:
+            return False
+        if (step - s["n_warmup_steps"]) % s["interval_steps"]:
+            return False
+        mine = self.best_so_far(intermediate)
+        # Each completed trial's best value up to this step (trials that never got this far do not vote).
+        others = [self.best_so_far([(k, v) for k, v in curve if k <= step])
+                  for curve in self._completed if curve[-1][0] >= step]
+        others = [v for v in others if not math.isnan(v)]
+        if len(others) < s["n_min_trials"]:
+            return False
+        if math.isnan(mine):
+            return True
+        others.sort()
+        n = len(others)
+        median = others[n // 2] if n % 2 else (others[n // 2 - 1] + others[n // 2]) / 2
+        return self.better(median, mine)
+
+
+class SuccessiveHalving(Scheduler):
+    options: ClassVar[dict[str, Any]] = {"min_resource": 1, "reduction_factor": 4, "min_early_stopping_rate": 0}
+
+    def __init__(self, direction: str, **options: Any) -> None:
+        super().__init__(direction, **options)
+        s = self.settings
+        if s["min_resource"] < 1 or s["reduction_factor"] < 2 or s["min_early_stopping_rate"] < 0:
+            raise InvalidRunError("asha needs min_resource >= 1, reduction_factor >= 2, min_early_stopping_rate >= 0")
+        self._rungs: dict[int, list[float]] = {}  # rung index -> sorted values (as minimization scores)
+        self._passed: dict[int, set[int]] = {}  # trial number -> rungs already judged
+
+    def _rung_step(self, k: int) -> int:
+        s = self.settings
+        return s["min_resource"] * s["reduction_factor"] ** (s["min_early_stopping_rate"] + k)
+
+    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
+        judged = self._passed.setdefault(number, set())
+        k = 0
+        while self._rung_step(k) <= step:
+            if k not in judged:
+                judged.add(k)
+                score = self.best_so_far(intermediate)
+                if math.isnan(score):
+                    return True
+                score = score if self.minimize else -score
+                rung = self._rungs.setdefault(k, [])
+                bisect.insort(rung, score)
+                # keep the best 1/eta of what reached this rung; with one value there is nothing to compare
+                keep = max(1, len(rung) // self.settings["reduction_factor"])
+                if len(rung) > 1 and score > rung[keep - 1]:
+                    return True
+            k += 1
+        return False
+
+
+_CLASSES: dict[str, type[Scheduler]] = {"fifo": Fifo, "median": MedianStopping, "asha": SuccessiveHalving}
+
+
+def make_scheduler(name: str | None, direction: str, options: dict[str, Any]) -> Scheduler:
+    """Build the named scheduler; option names are checked here, before any trial runs."""
+    return _CLASSES[name or "fifo"](direction, **options)
