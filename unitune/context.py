@@ -8,8 +8,6 @@ so these functions read the same on every backend.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,13 +63,20 @@ class TrialContext:
 _current: ContextVar[TrialContext | None] = ContextVar("unitune_trial", default=None)
 
 
-@contextmanager
-def trial_context(ctx: TrialContext) -> Iterator[TrialContext]:
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+class trial_context:  # noqa: N801 - used like a function: ``with trial_context(ctx):``
+    """Make ``ctx`` the current trial for the duration of a ``with`` block (a class: it is on the hot path)."""
+
+    __slots__ = ("ctx", "token")
+
+    def __init__(self, ctx: TrialContext) -> None:
+        self.ctx = ctx
+
+    def __enter__(self) -> TrialContext:
+        self.token = _current.set(self.ctx)
+        return self.ctx
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self.token)
 
 
 def current_trial() -> TrialContext:

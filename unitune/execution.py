@@ -50,11 +50,16 @@ class TrialRunner:
         """
         assignment = dict(assignment)
         ctx = TrialContext(number=number, params=assignment, hooks=hooks or NoHooks())
-        record = TrialRecord(number=number, state="failed", value=math.nan, params=assignment)
-        record.started = utcnow()
+        started = utcnow()
+        record = TrialRecord(number=number, state="failed", value=math.nan, params=assignment, started=started,
+                             finished=started)
         try:
-            with trial_context(ctx), _alarm_at(self.deadline):
-                returned = self.objective(self.space.build(assignment))
+            with trial_context(ctx):
+                if self.deadline is None:
+                    returned = self.objective(self.space.build(assignment))
+                else:
+                    with _alarm_at(self.deadline):
+                        returned = self.objective(self.space.build(assignment))
             self._interpret(returned, record)
         except TrialPruned:
             record.state = "pruned"

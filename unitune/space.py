@@ -375,6 +375,7 @@ class Space:
     definition: Mapping[str, Any]
     root: Group = field(init=False, repr=False)
     params: tuple[Param, ...] = field(init=False, repr=False)
+    is_conditional: bool = field(init=False, repr=False)  # whether any conditional choice is in the space
 
     def __post_init__(self) -> None:
         if isinstance(self.definition, Space):
@@ -389,6 +390,7 @@ class Space:
             raise InvalidSpaceError("the search space has no search dimension (only constants)")
         object.__setattr__(self, "root", root)
         object.__setattr__(self, "params", tuple(params))
+        object.__setattr__(self, "is_conditional", any(p.is_conditional_choice for p in params))
 
     # -- structure ---------------------------------------------------------------------------------
     @property
@@ -401,9 +403,6 @@ class Space:
                 return p
         raise KeyError(path)
 
-    @property
-    def is_conditional(self) -> bool:
-        return any(p.is_conditional_choice for p in self.params)
 
     @property
     def is_finite(self) -> bool:
@@ -416,6 +415,8 @@ class Space:
         A conditional choice is suggested first, then only the parameters of the chosen branch.
         Returns the flat assignment ``{path: value}``.
         """
+        if not self.is_conditional:  # flat space: every parameter, in order (the hot path)
+            return {p.path: suggest(p) for p in self.params}
         assignment: dict[str, Any] = {}
         _sample_node(self.root, suggest, assignment)
         return assignment

@@ -179,7 +179,7 @@ class HyperoptBackend(AskTellBackend):
             # No log-int in hyperopt: qloguniform over [low-0.5, high+0.5] gives every integer its log-scale
             # share; qloguniform can round to 0 (or past high), so the clamp keeps that from the objective.
             low, high = dim.low, dim.high
-            decoders[label] = lambda raw: min(max(int(round(raw)), low), high)
+            decoders[label] = lambda raw: min(max(round(raw), low), high)
             return hp.qloguniform(label, math.log(low - 0.5), math.log(high + 0.5), 1)
         if isinstance(dim, Integer):
             # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
@@ -200,7 +200,7 @@ class HyperoptBackend(AskTellBackend):
     def ask(self, number: int) -> Suggestion | None:
         base, trials = self._base, self.trials
         new_ids = trials.new_trial_ids(1)
-        trials.refresh()
+        # fmin refreshes here too; Trials is already current (refreshed after every insert and tell).
         docs = self._algo(new_ids, self.domain, trials, self._rstate.integers(2**31 - 1))
         if not docs:
             return None

@@ -42,6 +42,8 @@ _NO_CATEGORICAL = {"cmaes": "CMA-ES", "qmc": "QMC"}
 _INTERSECTION_ONLY = {"cmaes": "CMA-ES", "gp": "the GP", "qmc": "QMC", "nsga2": "NSGA-II"}
 
 _NATIVE_CATEGORICAL = (type(None), bool, int, float, str)
+_UNSET: Any = object()
+_tell_with_warning: Any = _UNSET  # resolved on first use, so importing this module never imports optuna
 
 
 def native_categorical(options: Sequence[Any]) -> bool:
@@ -149,6 +151,9 @@ class OptunaBackend(AskTellBackend):
         import optuna
 
         self._optuna = optuna
+        global _tell_with_warning
+        if _tell_with_warning is _UNSET:
+            _tell_with_warning = _internal_tell()
         self._verbosity = optuna.logging.get_verbosity()
         if not spec.verbose:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -215,19 +220,37 @@ class OptunaBackend(AskTellBackend):
         trial = suggestion.handle
         try:
             if record.state == "complete":
-                self.study.tell(trial, record.value)
+                self._tell(trial, record.value, None)
             elif record.state == "pruned":
-                self.study.tell(trial, state=states.PRUNED)  # Optuna uses the last reported value
+                self._tell(trial, None, states.PRUNED)  # Optuna uses the last reported value
             else:
-                self.study.tell(trial, state=states.FAIL)
+                self._tell(trial, None, states.FAIL)
         except RuntimeError as exc:
             # GridSampler calls study.stop() after the last grid point, which Optuna forbids outside
             # study.optimize; the trial is stored before that, and ask() stops on the grid count.
             if self._grid_size is None or "Study.stop" not in str(exc):
                 raise
 
+    def _tell(self, trial: Any, value: float | None, state: Any) -> None:
+        # study.optimize finishes a trial with the internal _tell_with_warning; the public study.tell
+        # adds a deepcopy of the whole trial (~0.7 ms) that we would throw away.  Same bookkeeping.
+        if _tell_with_warning is None:
+            self.study.tell(trial, value, state=state)
+        else:
+            _tell_with_warning(study=self.study, trial=trial, value_or_values=value, state=state,
+                               suppress_warning=True)
+
     def close(self) -> None:
         self._optuna.logging.set_verbosity(self._verbosity)
+
+
+def _internal_tell() -> Any:
+    try:
+        from optuna.study._tell import _tell_with_warning as tell
+    except ImportError:  # moved in a future Optuna: fall back to the public API
+        return None
+    wanted = {"study", "trial", "value_or_values", "state", "suppress_warning"}
+    return tell if wanted <= set(inspect.signature(tell).parameters) else None
 
 
 class _OptunaHooks:
