@@ -129,3 +129,16 @@ def test_dict_without_metric_keeps_the_partial_result():
     with pytest.raises(ut.ObjectiveReturnError) as info:
         ut.minimize(lambda p: {"loss": 1.0}, SPACE, backend="optuna", n_trials=5, seed=0)
     assert len(info.value.result.table) == 0
+
+
+def test_builtin_backends_are_published_as_entry_points():
+    from importlib.metadata import entry_points
+
+    published = {ep.name: ep.value for ep in entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert published == registry.BUILTIN  # a plugin registers the same way
+
+
+def test_progress_bar_shows_trials_and_best(capsys):
+    ut.minimize(lambda p: p["x"], SPACE, backend="optuna", n_trials=5, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "optuna/tpe" in err and "5/5" in err and "best=" in err
