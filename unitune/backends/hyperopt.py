@@ -24,11 +24,12 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Branching, Choice, Conditional, Const, Group, Integer, Leaf, LogUniform, Node, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
 
-# algorithm name -> (module, suggest function); the module's ``suggest`` is what fmin's ``algo=`` takes.
+# algorithm name -> hyperopt module whose ``suggest`` is what fmin's ``algo=`` takes.
 _ALGORITHMS = {"tpe": "tpe", "random": "rand", "anneal": "anneal"}
 
 Decoder = Callable[[Any], Any]
@@ -50,8 +51,8 @@ class HyperoptBackend(AskTellBackend):
         "anneal": "simulated annealing around the best trials (hyperopt.anneal.suggest)",
     }
     default_algorithm = "tpe"
-    schedulers: ClassVar[dict[str, str]] = {}
-    features = frozenset({"conditional", "maximize"})
+    schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: hyperopt has no early stopping
+    features = frozenset({"conditional", "maximize", "pruning"})
     seeded_algorithms = frozenset(_ALGORITHMS)
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -128,7 +129,8 @@ class HyperoptBackend(AskTellBackend):
         if spec.algorithm == "tpe":
             options["verbose"] = spec.verbose  # tpe.suggest logs two INFO lines per trial by default
         self._algo = functools.partial(module.suggest, **options) if options else module.suggest
-        self._decoders: dict[str, Decoder] = {}
+        self._decoders: dict[str, Decoder] = {}  # path -> native value -> unitune value
+        self._vals: dict[str, list[Any]] = {}  # misc['vals'] of the trial being decoded
         expr = self._native(self.space.root)
         self.domain = base.Domain(_not_called, expr)
         self.trials = base.Trials()
@@ -221,7 +223,9 @@ class HyperoptBackend(AskTellBackend):
         else:
             # Failed (exception, NaN, timeout, Ctrl-C) and pruned trials: STATUS_FAIL with no loss, never a
             # NaN.  The document stays in Trials (unlike fmin's catch_eval_exceptions, which drops it), so
-            # TPE counts it toward n_startup_jobs and ranks it as loss inf, in the "bad" group.
+            # TPE counts it toward n_startup_jobs and ranks it as loss inf, in its "bad" group (anneal
+            # likewise).  A pruned trial's last value is an intermediate one, not comparable with final
+            # losses, and the scheduler judged the trial bad: it joins the bad group too.
             doc["result"] = {"status": base.STATUS_FAIL}
         doc["state"] = base.JOB_STATE_DONE
         self.trials.refresh()
