@@ -1,1 +1,1 @@
-"""unitune benchmarks: framework comparison (``python -m benchmarks``) and adapter overhead (``benchmarks/overhead.py``)."""
+"""unitune benchmarks: framework comparison (``python -m benchmarks``) and adapter overhead (``overhead.py``)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.overhead_cases import OverheadCase  # noqa: E402
+from benchmarks.overhead_cases import OverheadCase
 
 BACKENDS = ("optuna", "hyperopt", "skopt", "ray")
 
