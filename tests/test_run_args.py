@@ -142,3 +142,20 @@ def test_progress_bar_shows_trials_and_best(capsys):
     ut.minimize(lambda p: p["x"], SPACE, backend="optuna", n_trials=5, seed=0, progress=True)
     err = capsys.readouterr().err
     assert "optuna/tpe" in err and "5/5" in err and "best=" in err
+
+
+def test_a_framework_failure_keeps_the_finished_trials(monkeypatch):
+    from unitune.backends.optuna import OptunaBackend
+
+    real_tell = OptunaBackend.tell
+
+    def tell_that_breaks_on_the_third(self, suggestion, record):
+        if record.number == 2:
+            raise FloatingPointError("surrogate blew up")
+        real_tell(self, suggestion, record)
+
+    monkeypatch.setattr(OptunaBackend, "tell", tell_that_breaks_on_the_third)
+    with pytest.raises(ut.BackendError, match="failed after 3 finished trial") as info:
+        ut.minimize(lambda p: p["x"], SPACE, backend="optuna", n_trials=10, seed=0)
+    assert len(info.value.result.table) == 3
+    assert isinstance(info.value.__cause__, FloatingPointError)

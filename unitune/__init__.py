@@ -5,6 +5,7 @@ from .compare import compare
 from .context import checkpoint, report, restore
 from .exceptions import (
     ApproximationError,
+    BackendError,
     BackendNotInstalledError,
     InvalidRunError,
     InvalidSpaceError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApproximationError",
+    "BackendError",
     "BackendNotInstalledError",
     "InvalidRunError",
     "InvalidSpaceError",

@@ -83,6 +83,14 @@ class ObjectiveReturnError(UnituneError, TypeError):
     """The objective returned something unitune cannot turn into a value (e.g. a dict without metric=)."""
 
 
+class BackendError(UnituneError, RuntimeError):
+    """The framework itself failed during a run.  ``result`` holds every trial that finished before."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class TrialPruned(Exception):  # noqa: N818 - the name users know from Optuna
     """Raised by ``ut.report`` when the scheduler stops the trial.
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from .backends.base import Budget, RunSpec, RunState
 from .capabilities import check_run
-from .exceptions import InvalidRunError, ObjectiveReturnError
+from .exceptions import BackendError, InvalidRunError, ObjectiveReturnError
 from .execution import TrialRunner
 from .progress import ProgressBar
 from .records import TrialRecord
@@ -186,6 +186,13 @@ def _run(
     except ObjectiveReturnError as exc:
         exc.result = result()  # type: ignore[attr-defined]
         raise
+    except Exception as exc:  # the framework failed: keep the finished trials in the error
+        state.stop_reason = "backend error"
+        raise BackendError(
+            f"backend {cls.name!r} ({spec.algorithm}) failed after {len(records)} finished trial(s): "
+            f"{type(exc).__name__}: {exc}. The finished trials are in this error's .result",
+            result(),
+        ) from exc
     finally:
         bar.close()
         adapter.close()

@@ -210,6 +210,10 @@ class AskTellBackend(Backend):
                 state.interrupted, state.stop_reason = True, "interrupted"
                 yield stop.record
                 return
-            self._finished(suggestion, record)
+            try:
+                self._finished(suggestion, record)
+            except Exception:
+                yield record  # the trial finished: keep it even though the framework failed to take it
+                raise
             yield record
             number += 1
