@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,10 @@ def compare(
     """Run ``objective`` on every backend (a name, or ``(name, algorithm)``) with every seed.
 
     Every run gets the same budget, seed list and objective.  Returns the concatenated unified tables
-    with a ``run`` column (``"<backend>/<algorithm>/seed=<seed>"``) and ``interrupted`` per run.
-    Extra keyword arguments go to every ``minimize``/``maximize`` call.
+    with, in front, ``run`` (``"<backend>/<algorithm>/seed=<seed>"``) and ``run_seconds`` (the wall time
+    of that whole run, so optimizer time = run_seconds - the sum of its trials' duration_s).
+    Extra keyword arguments go to every ``minimize``/``maximize`` call.  Ctrl-C stops the comparison
+    and returns what finished.
     """
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
@@ -35,11 +38,13 @@ def compare(
     for entry in backends:
         backend, algorithm = (entry, None) if isinstance(entry, str) else entry
         for seed in seeds:
+            started = time.perf_counter()
             result = optimize(objective, compiled, backend=backend, algorithm=algorithm, n_trials=n_trials,
                               seed=seed, **kwargs)
             table = result.table.copy()
+            table.insert(0, "run_seconds", time.perf_counter() - started)
             table.insert(0, "run", f"{backend}/{result.algorithm}/seed={seed}")
             tables.append(table)
             if result.interrupted:
-                break
+                return pd.concat(tables, ignore_index=True)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
