@@ -19,15 +19,9 @@ from unitune.backends.hyperopt import HyperoptBackend
 from unitune.execution import TrialRunner
 from unitune.records import TrialRecord
 
-FLAT = {
-    "x": ut.uniform(-2.0, 2.0),
-    "q": ut.uniform(0.0, 0.9, step=0.05),
-    "lr": ut.loguniform(1e-5, 1e-1),
-    "n": ut.integer(1, 9),
-    "s": ut.integer(0, 20, step=5),
-    "w": ut.integer(2, 512, log=True),
-    "c": ut.choice(["a", "b", None]),
-}
+from .spaces import EVERY_PRIMITIVE
+
+FLAT = EVERY_PRIMITIVE
 
 # The native expression of each primitive, exactly as HyperoptBackend.translate documents it ...
 NATIVE_FLAT = {
