@@ -15,6 +15,8 @@ class Profile:
     n_trials: int = 30  # trials for domain/type tests
     seeded_n_trials: int = 8  # trials for the default-algorithm reproducibility test
     objective_in_driver: bool = True  # False when the objective runs in another process (Ray)
+    timeout_s: float = 2.0  # total budget for the timeout test (must leave room for the backend's own start-up)
+    timeout_slack_s: float = 3.0  # how long after the budget the run may take to return
     xfail_raises: dict[str, type[BaseException]] = field(default_factory=dict)
 
 
@@ -23,7 +25,9 @@ PROFILES: dict[str, Profile] = {
     "hyperopt": Profile(),
     # the GP costs ~1 s per trial: 12 trials = 10 random initial points + 2 GP-guided ones
     "skopt": Profile(n_trials=25, seeded_n_trials=12),
-    "ray": Profile(n_trials=20, objective_in_driver=False),
+    # a Tuner takes ~2.5 s to start its first actor: a 2 s budget would end before any trial
+    # and stopping a Tuner (actors, experiment state) takes a few seconds after the budget
+    "ray": Profile(n_trials=20, objective_in_driver=False, timeout_s=8.0, timeout_slack_s=6.0),
 }
 
 

@@ -158,13 +158,15 @@ def test_timeout_is_a_total_budget(backend):
         time.sleep(0.2)
         return quadratic(p)
 
+    budget = profile(backend).timeout_s
     start = time.monotonic()
     result = ut.minimize(objective, FLAT, backend=backend, algorithm=profile(backend).sampling_algorithm,
-                         timeout=2.0, seed=0)
+                         timeout=budget, seed=0)
     elapsed = time.monotonic() - start
     assert result.stop_reason == "timeout" and not result.interrupted
-    assert 1 <= len(result.table) <= 12
-    assert elapsed < 2.0 + 3.0  # the budget, plus at most one trial and startup slack
+    assert 1 <= len(result.table) <= budget / 0.2 + 2
+    assert (result.table["state"] == "complete").sum() >= 1
+    assert elapsed < budget + profile(backend).timeout_slack_s  # the budget, plus one trial and shutdown
 
 
 def test_trial_running_at_timeout_is_stopped_and_recorded(backend):
@@ -183,26 +185,33 @@ def test_trial_running_at_timeout_is_stopped_and_recorded(backend):
     assert result.table["error"].iloc[0].startswith("TrialTimeout")
 
 
-def test_ctrl_c_returns_finished_trials(backend):
+def test_ctrl_c_returns_finished_trials(backend, tmp_path):
     calls = []
+    started = tmp_path / "started"
 
     def objective(p):
         calls.append(1)
         if profile(backend).objective_in_driver and len(calls) == 4:
             signal.raise_signal(signal.SIGINT)  # Ctrl-C while trial 3 runs
+        started.touch()
         time.sleep(0.05)
         return quadratic(p)
 
-    timer = None
+    def ctrl_c_once_trials_run():  # the objective runs in worker processes: watch for it, then Ctrl-C
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = None
     if not profile(backend).objective_in_driver:
-        timer = threading.Timer(6.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-        timer.start()
-    try:
-        result = ut.minimize(objective, FLAT, backend=backend, algorithm=profile(backend).sampling_algorithm,
-                             n_trials=400, seed=0)
-    finally:
-        if timer:
-            timer.cancel()
+        watcher = threading.Thread(target=ctrl_c_once_trials_run, daemon=True)
+        watcher.start()
+    result = ut.minimize(objective, FLAT, backend=backend, algorithm=profile(backend).sampling_algorithm,
+                         n_trials=400, seed=0)
+    if watcher:
+        watcher.join()
     table = result.table
     assert result.interrupted and result.stop_reason == "interrupted"
     assert 1 <= len(table) < 400

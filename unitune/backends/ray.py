@@ -1,0 +1,543 @@
+"""Ray Tune adapter: one ``Tuner.fit`` per run, actors reused, every trial evaluated by unitune's TrialRunner.
+
+How a run maps onto Ray Tune:
+
+* Every parameter (the union of all branches of a conditional space) is one entry of Ray's
+  ``param_space``, keyed by its path, sampled by ``BasicVariantGenerator(random_state=seed)``.
+  Ray samples entries independently, so flattening a conditional space loses nothing for random
+  search; inactive entries are dropped before the objective is called.  Ray's ``randint``
+  excludes its upper bound and ``quniform`` rounds in binary floating point, so ints, stepped
+  floats and choices are sampled as indices and decoded by unitune (``ut.explain`` lists each).
+* ``grid`` is enumerated by unitune (space order, first ``n_trials`` points) and handed to Ray as
+  ``tune.grid_search`` over the point index.
+* The trainable calls ``TrialRunner.run`` (the shared failure contract) and reports the finished
+  record in its last result, always as a dict: a bare falsy return (0.0) would be dropped by Ray.
+  ``ut.report`` becomes ``tune.report``; when a scheduler stops the trial, Ray ends the function at
+  its next report (``SystemExit``), which unitune turns into ``TrialPruned``.  The driver rebuilds
+  such trials from their last intermediate result: ``state="pruned"``, last value and step.
+* Ray's schedulers see the metric ``"unitune_objective"``; a failed, NaN or infinite value is told as
+  the worst possible value (+inf when minimizing, -inf when maximizing), never NaN.
+* ``ut.checkpoint(state)`` attaches a Ray checkpoint to the next report (or the final one);
+  ``ut.restore()`` reads ``tune.get_checkpoint()``, which is how PBT's exploit continues a trial from
+  another trial's state.  ``TrialRecord.info`` then holds ``restored_from`` (that trial's id).
+* Ray starts once per process, quietly, and is reused; with ``RAY_ADDRESS`` set it attaches to that
+  cluster.  Results go to ``storage_path`` or a temporary folder that is removed after the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+import os
+import pickle
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from ..exceptions import InvalidRunError, ObjectiveReturnError, UnsupportedFeatureError
+from ..execution import TrialRunner
+from ..records import TrialRecord, utcnow
+from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
+from .base import Backend, Budget, RunSpec, RunState, Translation
+
+METRIC = "unitune_objective"
+_GRID_KEY = "unitune_grid_point"
+_SCHEDULERS = {
+    "fifo": "FIFOScheduler",
+    "asha": "ASHAScheduler",
+    "hyperband": "HyperBandScheduler",
+    "median": "MedianStoppingRule",
+    "pbt": "PopulationBasedTraining",
+}
+_start_lock = threading.Lock()
+
+
+class RayBackend(Backend):
+    """Ray Tune: random or grid search with Ray's schedulers (ASHA, Hyperband, median stopping, PBT)."""
+
+    name = "ray"
+    extra = "ray"
+    requires = ("ray",)
+    algorithms: ClassVar[dict[str, str]] = {
+        "random": "random search (BasicVariantGenerator)",
+        "grid": "exhaustive grid over a finite space (tune.grid_search)",
+    }
+    default_algorithm = "random"
+    schedulers: ClassVar[dict[str, str]] = {
+        "fifo": "no early stopping (FIFOScheduler)",
+        "asha": "asynchronous successive halving (ASHAScheduler)",
+        "hyperband": "Hyperband (HyperBandScheduler)",
+        "median": "median stopping rule (MedianStoppingRule)",
+        "pbt": "Population Based Training with checkpoints (PopulationBasedTraining)",
+    }
+    features = frozenset({"conditional", "maximize", "pruning", "checkpoint", "n_jobs"})
+    seeded_algorithms = frozenset({"random", "grid"})
+
+    # -- checks and translation ----------------------------------------------------------------------
+    @classmethod
+    def check(cls, spec: RunSpec) -> None:
+        if spec.algorithm == "grid":
+            for param in spec.space.params:
+                if param.is_conditional_choice:
+                    raise UnsupportedFeatureError("ray", "grid search over a conditional space", parameter=param.path,
+                                                  hint="use algorithm='random'.")
+                if param.dim.grid() is None:
+                    raise UnsupportedFeatureError("ray", "grid search over a continuous parameter",
+                                                  parameter=param.path,
+                                                  hint="give it a step or use algorithm='random'.")
+        if spec.scheduler == "pbt":
+            mutations = spec.scheduler_options.get("hyperparam_mutations")
+            if not mutations:
+                raise InvalidRunError("scheduler='pbt' needs scheduler_options={'hyperparam_mutations': [paths]}")
+            unknown = [path for path in mutations if path not in spec.space.paths]
+            if unknown:
+                raise InvalidRunError(f"pbt hyperparam_mutations names unknown parameters {unknown}; "
+                                      f"the space has {list(spec.space.paths)}")
+
+    @classmethod
+    def option_names(cls, algorithm: str) -> frozenset[str]:
+        return frozenset()
+
+    @classmethod
+    def translate(cls, param: Param, algorithm: str) -> Translation:
+        native, note = _describe(param)
+        if algorithm == "grid":
+            return Translation(f"tune.grid_search over unitune's grid of {param.path!r}", "exact",
+                               "unitune enumerates the grid in space order; Ray runs one trial per point")
+        if param.conditions:
+            note = ("sampled in every trial (Ray samples entries independently) and dropped when its branch "
+                    "is inactive" + (f"; {note}" if note else ""))
+        return Translation(native, "exact", note)
+
+    # -- running --------------------------------------------------------------------------------------
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec)
+        self._codec = _Codec(self.space)
+
+    def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
+        ray, tune = _ensure_ray(self.spec.verbose)
+        spec = self.spec
+        grid = _grid_points(self.space, spec.n_trials) if spec.algorithm == "grid" else None
+        storage = spec.storage_path or tempfile.mkdtemp(prefix="unitune-ray-")
+        collector = _collector_class(tune)()
+        run_id, queue = uuid.uuid4().hex, _record_queue()
+        trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue)
+        if grid is not None:
+            param_space: dict[str, Any] = {_GRID_KEY: tune.grid_search(list(range(len(grid))))}
+            search_alg, num_samples = None, 1
+        else:
+            from ray.tune.search.basic_variant import BasicVariantGenerator
+
+            param_space = self._codec.domains(tune)
+            search_alg = BasicVariantGenerator(random_state=spec.seed)
+            num_samples = spec.n_trials if spec.n_trials is not None else 10**9
+        time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                metric=METRIC, mode="min" if self.minimizing else "max", search_alg=search_alg,
+                scheduler=self._scheduler(tune), num_samples=num_samples, max_concurrent_trials=spec.n_jobs,
+                reuse_actors=True, time_budget_s=time_budget,
+            ),
+            run_config=tune.RunConfig(
+                name="unitune", storage_path=os.path.abspath(storage), verbose=1 if spec.verbose else 0,
+                callbacks=[collector], log_to_file=False, stop=collector.stopper,
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+            ),
+        )
+        interrupted = _SigintWatch()
+        # Ray keeps up to 200 trials pending and may start them in any order; no more pending trials than
+        # concurrent ones keeps trials running in the order the seeded generator created them.
+        pending = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(spec.n_jobs)
+        try:
+            with interrupted:
+                tuner.fit()
+        finally:
+            if pending is None:
+                os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
+            else:
+                os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = pending
+            if spec.storage_path is None:
+                shutil.rmtree(storage, ignore_errors=True)
+        while not queue.empty():
+            rid, trial_id, blob = queue.get_nowait()
+            if rid == run_id:
+                collector.finished[trial_id] = blob
+        if collector.fatal is not None:
+            raise ObjectiveReturnError(collector.fatal)
+        timed_out = budget.deadline is not None and time.monotonic() >= budget.deadline
+        if interrupted.fired:
+            state.interrupted, state.stop_reason = True, "interrupted"
+        elif timed_out:
+            state.stop_reason = "timeout"
+        yield from collector.records(self._codec, grid, interrupted.fired, timed_out)
+
+    def _scheduler(self, tune: Any) -> Any:
+        from ray.tune import schedulers
+
+        options = dict(self.spec.scheduler_options)
+        name = self.spec.scheduler or "fifo"
+        if name != "fifo":
+            # ut.report steps are the fidelity: count them (Ray's median and PBT default to wall-clock seconds).
+            options.setdefault("time_attr", "training_iteration")
+        if name == "pbt":
+            # Mutations are given as unitune paths; each mutates in Ray's (encoded) domain of that path.
+            domains = self._codec.domains(tune)
+            options["hyperparam_mutations"] = {path: domains[path] for path in options["hyperparam_mutations"]}
+            options.setdefault("perturbation_interval", 2)
+        return getattr(schedulers, _SCHEDULERS[name])(**options)
+
+
+# -- space translation --------------------------------------------------------------------------------
+class _Codec:
+    """Ray domains for every parameter, and decoding of a sampled config back to unitune's flat params."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self.decoders: dict[str, Callable[[Any], Any]] = {p.path: _decoder(p.dim) for p in space.params}
+
+    def domains(self, tune: Any) -> dict[str, Any]:
+        return {p.path: _domain(tune, p.dim) for p in self.space.params}
+
+    def decode(self, config: dict[str, Any]) -> dict[str, Any]:
+        values = {path: decode(config[path]) for path, decode in self.decoders.items()}
+        if not self.space.is_conditional:
+            return values
+        return {p.path: values[p.path] for p in self.space.active_params(values)}  # drop inactive branches
+
+
+def _index_count(dim: Any) -> int:
+    if isinstance(dim, Uniform):
+        return dim.n_steps + 1
+    if isinstance(dim, Integer):
+        return (dim.high - dim.low) // dim.step + 1
+    return len(dim.options)
+
+
+def _domain(tune: Any, dim: Any) -> Any:
+    if isinstance(dim, Uniform) and dim.step is None:
+        return tune.uniform(dim.low, dim.high)
+    if isinstance(dim, LogUniform):
+        return tune.loguniform(dim.low, dim.high)
+    if isinstance(dim, Integer) and dim.log:
+        return tune.loguniform(dim.low - 0.5, dim.high + 0.5)
+    return tune.randint(0, _index_count(dim))  # randint excludes its upper bound: indices 0..n-1
+
+
+def _decoder(dim: Any) -> Callable[[Any], Any]:
+    # Every decoder clamps: PBT perturbs values (x0.8, x1.2) and may step outside the domain.
+    if isinstance(dim, (Uniform, LogUniform)) and getattr(dim, "step", None) is None:
+        return lambda v: min(max(float(v), dim.low), dim.high)
+    if isinstance(dim, Integer) and dim.log:
+        return lambda v: min(max(round(float(v)), dim.low), dim.high)
+    last = _index_count(dim) - 1
+
+    def index(v: Any) -> int:
+        return min(max(round(float(v)), 0), last)
+
+    if isinstance(dim, Uniform):
+        return lambda v: dim.at(index(v))
+    if isinstance(dim, Integer):
+        return lambda v: dim.low + index(v) * dim.step
+    return lambda v: dim.options[index(v)]  # the user's own object (None, tuples, bools)
+
+
+def _describe(param: Param) -> tuple[str, str]:
+    dim = param.dim
+    if isinstance(dim, Uniform) and dim.step is None:
+        return f"tune.uniform({dim.low!r}, {dim.high!r})", ""
+    if isinstance(dim, LogUniform):
+        return f"tune.loguniform({dim.low!r}, {dim.high!r})", ""
+    if isinstance(dim, Integer) and dim.log:
+        return (f"round(tune.loguniform({dim.low - 0.5!r}, {dim.high + 0.5!r}))",
+                "tune.lograndint excludes its upper bound and floors; a rounded log-uniform over "
+                "[low-0.5, high+0.5] gives every int its log-scale share, ends included")
+    n = _index_count(dim)
+    if isinstance(dim, Uniform):
+        return f"tune.randint(0, {n})", "the grid index k; unitune returns low + k*step (decimal-clean)"
+    if isinstance(dim, Integer):
+        return (f"tune.randint(0, {n})", "an index: tune.randint excludes its upper bound; unitune returns "
+                "low + k*step, both ends included")
+    kind = "branch label" if isinstance(dim, Conditional) else "option"
+    return f"tune.randint(0, {n})", f"the {kind} index; unitune returns the {kind} itself"
+
+
+def _grid_points(space: Space, n_trials: int | None) -> list[dict[str, Any]]:
+    """unitune's own grid, in space order (the first ``n_trials`` points)."""
+    paths = space.paths
+    product = itertools.product(*(space.param(p).dim.grid() or () for p in paths))
+    points = itertools.islice(product, n_trials) if n_trials is not None else product
+    return [dict(zip(paths, values, strict=True)) for values in points]
+
+
+# -- the trainable (runs in Ray workers) ---------------------------------------------------------------
+def _encode(obj: Any) -> str:
+    return base64.b64encode(pickle.dumps(obj)).decode("ascii")
+
+
+def _decode(text: str) -> Any:
+    return pickle.loads(base64.b64decode(text))
+
+
+def _told(value: float, minimizing: bool) -> float:
+    """What Ray's schedulers see: never NaN; failures are the worst possible value."""
+    if value is None or math.isnan(value):
+        return math.inf if minimizing else -math.inf
+    return value
+
+
+def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any]] | None,
+                    minimizing: bool, run_id: str, records: Any) -> Callable[[dict[str, Any]], None]:
+    def trainable(config: dict[str, Any]) -> None:
+        from ray import tune
+
+        params = grid[config[_GRID_KEY]] if grid is not None else codec.decode(config)
+        hooks = _RayHooks(tune, minimizing)
+        try:
+            record = runner.run(-1, params, hooks)
+        except ObjectiveReturnError as exc:  # a usage error: the driver stops the run and raises it
+            tune.report({METRIC: _told(math.nan, minimizing), "unitune_fatal": str(exc)})
+            return
+        record.info.update(hooks.info)
+        # Records travel on their own queue: a stopped trial may not report to Tune any more.
+        records.put((run_id, tune.get_context().get_trial_id(), _encode(record)))
+        if hooks.stopped:
+            # End the thread the way Ray's own report does: a further report would block forever (and
+            # cost the actor its reuse).
+            raise SystemExit(0)
+        # Always a dict: a bare falsy return (0.0) would be dropped by Ray.
+        result = {METRIC: _told(record.value if record.ok else math.nan, minimizing)}
+        tune.report(result, checkpoint=hooks.pending_checkpoint())
+
+    return trainable
+
+
+_queue: Any = None
+
+
+def _record_queue() -> Any:
+    """One queue actor per process (no CPU reserved) carrying finished records from trials to the driver."""
+    global _queue
+    if _queue is None:
+        from ray.util.queue import Queue
+
+        _queue = Queue(actor_options={"num_cpus": 0})
+    return _queue
+
+
+class _RayHooks:
+    """``ut.report`` → ``tune.report``; checkpoints through Ray; a stop decision becomes TrialPruned."""
+
+    def __init__(self, tune: Any, minimizing: bool) -> None:
+        self.tune = tune
+        self.minimizing = minimizing
+        self.info: dict[str, Any] = {}
+        self._state: Any = None
+        self._dirty = False
+        self._started = utcnow()
+        self.stopped = False
+
+    def should_prune(self, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
+        if self.stopped:
+            return True  # Ray stopped the trial at the previous report and the objective went on
+        snapshot = {"started": self._started, "intermediate": list(intermediate), "info": dict(self.info)}
+        try:
+            self.tune.report({METRIC: _told(value, self.minimizing), "unitune_step": step,
+                              "unitune_snapshot": _encode(snapshot)}, checkpoint=self.pending_checkpoint())
+        except SystemExit:
+            # Ray ends a stopped function trainable inside the report whose result made the scheduler stop
+            # it.  The stop takes effect at the objective's next ut.report: a trial that had just reported
+            # its last step (ASHA stops every trial at max_t) returns normally and completes.
+            self.stopped = True
+        return False
+
+    def save_checkpoint(self, state: Any) -> None:
+        self._state, self._dirty = state, True
+
+    def pending_checkpoint(self) -> Any:
+        if not self._dirty:
+            return None
+        self._dirty = False
+        folder = tempfile.mkdtemp(prefix="unitune-ckpt-")
+        with open(os.path.join(folder, "state.pkl"), "wb") as f:
+            pickle.dump({"state": self._state, "trial_id": self.tune.get_context().get_trial_id()}, f)
+        return self.tune.Checkpoint.from_directory(folder)
+
+    def load_checkpoint(self) -> Any:
+        if self._state is not None:
+            return self._state
+        checkpoint = self.tune.get_checkpoint()
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as folder, open(os.path.join(folder, "state.pkl"), "rb") as f:
+            saved = pickle.load(f)
+        me = self.tune.get_context().get_trial_id()
+        if saved["trial_id"] != me:
+            self.info["restored_from"] = saved["trial_id"]
+        self._state = saved["state"]
+        return self._state
+
+
+# -- the driver side -------------------------------------------------------------------------------------
+def _collector_class(tune: Any) -> type:
+    class Collector(tune.Callback):
+        """Keeps every trial's results as they arrive, and the order in which trials ended."""
+
+        def __init__(self) -> None:
+            self.last: dict[str, dict[str, Any]] = {}
+            self.config: dict[str, dict[str, Any]] = {}
+            self.ended: list[tuple[str, Any, str | None]] = []  # (trial id, end time, error)
+            self.fatal: str | None = None
+            self.finished: dict[str, str] = {}  # trial id -> encoded record, from the record queue
+            collector = self
+
+            class StopOnFatal(tune.Stopper):
+                """Ends the whole run once a trial reported a usage error (e.g. a dict without metric=)."""
+
+                def __call__(self, trial_id: str, result: dict) -> bool:
+                    return False
+
+                def stop_all(self) -> bool:
+                    return collector.fatal is not None
+
+            self.stopper = StopOnFatal()
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            self.last[trial.trial_id] = result
+            self.config[trial.trial_id] = dict(trial.config)
+            if "unitune_fatal" in result:
+                self.fatal = result["unitune_fatal"]
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.config[trial.trial_id] = dict(trial.config)
+            self.ended.append((trial.trial_id, utcnow(), None))
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.config[trial.trial_id] = dict(trial.config)
+            message = str(getattr(trial, "error_msg", None) or "the Ray trial errored")
+            self.ended.append((trial.trial_id, utcnow(), f"RayTrialError: {message.strip().splitlines()[-1]}"))
+
+        def records(self, codec: _Codec, grid: list[dict[str, Any]] | None, interrupted: bool,
+                    timed_out: bool) -> Iterator[TrialRecord]:
+            seen = set()
+            order = [e for e in self.ended] + [(tid, utcnow(), None) for tid in self.last
+                                                if tid not in {e[0] for e in self.ended}]
+            number = 0
+            for trial_id, ended, error in order:
+                if trial_id in seen:
+                    continue
+                seen.add(trial_id)
+                record = self._record(trial_id, ended, error, codec, grid, interrupted, timed_out)
+                if record is None:
+                    continue
+                record.number = number
+                record.info.setdefault("ray_trial_id", trial_id)
+                number += 1
+                yield record
+
+        def _record(self, trial_id: str, ended: Any, error: str | None, codec: _Codec,
+                    grid: list[dict[str, Any]] | None, interrupted: bool, timed_out: bool) -> TrialRecord | None:
+            if trial_id in self.finished:
+                record = _decode(self.finished[trial_id])
+                record.finished = max(record.finished, ended) if record.state != "complete" else record.finished
+                return record
+            last = self.last.get(trial_id, {})
+            config = self.config.get(trial_id)
+            if config is None:
+                return None
+            params = grid[config[_GRID_KEY]] if grid is not None else codec.decode(config)
+            snapshot = _decode(last["unitune_snapshot"]) if "unitune_snapshot" in last else None
+            record = TrialRecord(number=-1, state="failed", value=math.nan, params=params, finished=ended)
+            if snapshot is not None:
+                record.started, record.intermediate = snapshot["started"], snapshot["intermediate"]
+                record.info.update(snapshot["info"])
+                record.step, value = record.intermediate[-1]
+                record.value = value
+            else:
+                record.started = ended
+            if error is not None:
+                record.value, record.error = math.nan, error
+            elif interrupted:
+                record.value, record.error = math.nan, "KeyboardInterrupt: the run was interrupted while this trial ran"
+            elif timed_out:
+                record.value, record.error = math.nan, "TrialTimeout: the run's timeout elapsed while this trial ran"
+            elif snapshot is not None:
+                record.state = "pruned"  # stopped by the scheduler after its last report
+            else:
+                record.error = "RayTrialError: the trial ended without a result"
+            return record
+
+    return Collector
+
+
+class _SigintWatch:
+    """Tells whether Ctrl-C arrived during ``Tuner.fit``, and undoes Ray's SIGINT handler afterwards.
+
+    Ray installs its own SIGINT handler for the run; on the first Ctrl-C it stops the run gracefully
+    and puts back the handler it found (our sentinel), but when no Ctrl-C comes it never restores it
+    (Ctrl-C would then no longer raise KeyboardInterrupt in this process).  So: install a sentinel,
+    and after the run, finding the sentinel back in place means Ray saw a SIGINT.
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous: Any = None
+        self._sentinel: Any = None
+
+    def __enter__(self) -> _SigintWatch:
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        self._previous = signal.getsignal(signal.SIGINT)
+
+        def sentinel(signum: int, frame: Any) -> None:  # a second Ctrl-C: stop hard, as before
+            self.fired = True
+            raise KeyboardInterrupt
+
+        self._sentinel = sentinel
+        signal.signal(signal.SIGINT, sentinel)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._sentinel is None:
+            return
+        if signal.getsignal(signal.SIGINT) is self._sentinel:
+            self.fired = True
+        signal.signal(signal.SIGINT, self._previous)
+        if hasattr(signal, "SIGUSR1"):  # Ray leaves its handler there too
+            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+def _ensure_ray(verbose: bool) -> tuple[Any, Any]:
+    """Start Ray once per process (or attach to RAY_ADDRESS), quietly; reuse it afterwards."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/JSON/TensorBoard files
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")
+    if not os.environ.get("RAY_ADDRESS"):
+        # A local Ray otherwise writes an auth token to ~/.ray; the cluster is private to this process.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import logging
+
+    import ray
+    from ray import tune
+
+    with _start_lock:
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
+                     logging_level=logging.INFO if verbose else logging.ERROR, log_to_driver=verbose,
+                     configure_logging=True, ignore_reinit_error=True)
+    if not verbose:
+        for name in ("ray", "ray.tune", "ray.train", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    return ray, tune
