@@ -120,7 +120,7 @@ class RayBackend(Backend):
         self._codec = _Codec(self.space)
 
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
-        ray, tune = _ensure_ray(self.spec.verbose)
+        tune = _ensure_ray(self.spec.verbose)
         spec = self.spec
         grid = _grid_points(self.space, spec.n_trials) if spec.algorithm == "grid" else None
         storage = spec.storage_path or tempfile.mkdtemp(prefix="unitune-ray-")
@@ -396,6 +396,7 @@ def _collector_class(tune: Any) -> type:
             self.ended: list[tuple[str, Any, str | None]] = []  # (trial id, end time, error)
             self.fatal: str | None = None
             self.finished: dict[str, str] = {}  # trial id -> encoded record, from the record queue
+            self.started: dict[str, Any] = {}  # trial id -> when Ray started it
             collector = self
 
             class StopOnFatal(tune.Stopper):
@@ -408,6 +409,10 @@ def _collector_class(tune: Any) -> type:
                     return collector.fatal is not None
 
             self.stopper = StopOnFatal()
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.config[trial.trial_id] = dict(trial.config)
+            self.started.setdefault(trial.trial_id, utcnow())
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             self.last[trial.trial_id] = result
@@ -427,8 +432,9 @@ def _collector_class(tune: Any) -> type:
         def records(self, codec: _Codec, grid: list[dict[str, Any]] | None, interrupted: bool,
                     timed_out: bool) -> Iterator[TrialRecord]:
             seen = set()
-            order = [e for e in self.ended] + [(tid, utcnow(), None) for tid in self.last
-                                                if tid not in {e[0] for e in self.ended}]
+            ended = {e[0] for e in self.ended}
+            # trials Ray started but that never ended (Ctrl-C, time budget) come last
+            order = self.ended + [(tid, utcnow(), None) for tid in self.config if tid not in ended]
             number = 0
             for trial_id, ended, error in order:
                 if trial_id in seen:
@@ -461,7 +467,7 @@ def _collector_class(tune: Any) -> type:
                 record.step, value = record.intermediate[-1]
                 record.value = value
             else:
-                record.started = ended
+                record.started = self.started.get(trial_id, ended)
             if error is not None:
                 record.value, record.error = math.nan, error
             elif interrupted:
@@ -518,7 +524,7 @@ class _SigintWatch:
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)
 
 
-def _ensure_ray(verbose: bool) -> tuple[Any, Any]:
+def _ensure_ray(verbose: bool) -> Any:
     """Start Ray once per process (or attach to RAY_ADDRESS), quietly; reuse it afterwards."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/JSON/TensorBoard files
@@ -540,4 +546,4 @@ def _ensure_ray(verbose: bool) -> tuple[Any, Any]:
     if not verbose:
         for name in ("ray", "ray.tune", "ray.train", "ray.data"):
             logging.getLogger(name).setLevel(logging.ERROR)
-    return ray, tune
+    return tune

@@ -1,0 +1,141 @@
+"""Ray Tune adapter: native equivalence, Ray's traps, pruning, PBT with checkpoints, n_jobs, quiet and clean."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+import unitune as ut
+
+pytestmark = pytest.mark.ray
+
+SPACE = {"x": ut.uniform(-2.0, 2.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.integer(1, 4),
+         "q": ut.uniform(0.0, 0.9, step=0.3), "c": ut.choice(["a", None, (1, 2)])}
+
+
+def test_same_suggestions_as_a_native_tuner(tmp_path):
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    def native(config):
+        tune.report({"score": 1.0})
+
+    # the natural translation ut.explain documents: index domains for ints, grids and choices
+    param_space = {"x": tune.uniform(-2.0, 2.0), "lr": tune.loguniform(1e-4, 1.0), "n": tune.randint(0, 4),
+                   "q": tune.randint(0, 4), "c": tune.randint(0, 3)}
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = "1"
+    try:
+        grid = tune.Tuner(native, param_space=param_space, tune_config=tune.TuneConfig(
+            num_samples=8, search_alg=BasicVariantGenerator(random_state=5), reuse_actors=True,
+            max_concurrent_trials=1), run_config=tune.RunConfig(verbose=0, storage_path=str(tmp_path))).fit()
+    finally:
+        os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG")
+    native_configs = sorted((r.config for r in grid), key=lambda c: (c["x"], c["lr"]))
+    result = ut.minimize(lambda p: 1.0, SPACE, backend="ray", n_trials=8, seed=5)
+    ours = sorted((r.params for r in result.records), key=lambda p: (p["x"], p["lr"]))
+    for mine, theirs in zip(ours, native_configs, strict=True):
+        assert mine["x"] == theirs["x"] and mine["lr"] == theirs["lr"]
+        assert mine["n"] == 1 + theirs["n"] and mine["q"] == [0.0, 0.3, 0.6, 0.9][theirs["q"]]
+        assert mine["c"] == ["a", None, (1, 2)][theirs["c"]]
+
+
+def test_falsy_values_and_failures_all_have_rows():
+    def objective(p):
+        if p["n"] == 1:
+            raise ValueError("bad n")  # Ray alone would give this trial no row in get_dataframe()
+        return 0.0  # Ray alone drops a falsy scalar return
+
+    result = ut.minimize(objective, SPACE, backend="ray", n_trials=12, seed=1)
+    table = result.table
+    assert len(table) == 12 and sorted(table["trial"]) == list(range(12))
+    complete = table[table["state"] == "complete"]
+    assert (complete["value"] == 0.0).all() and len(complete) > 0
+    failed = table[table["state"] == "failed"]
+    assert len(failed) > 0 and failed["error"].str.startswith("ValueError: bad n").all()
+
+
+def test_integer_ends_and_index_domains():
+    result = ut.minimize(lambda p: 0.0, {"n": ut.integer(1, 3), "k": ut.integer(0, 10, step=5)}, backend="ray",
+                         n_trials=40, seed=0)
+    assert set(result.table["params.n"]) == {1, 2, 3}  # tune.randint(1, 3) alone would never give 3
+    assert set(result.table["params.k"]) == {0, 5, 10}
+    explain = ut.explain({"n": ut.integer(1, 3)}, backend="ray")
+    assert explain["native"].iloc[0] == "tune.randint(0, 3)" and "excludes its upper bound" in explain["note"].iloc[0]
+
+
+def test_n_jobs_runs_trials_concurrently():
+    import time
+
+    def objective(p):
+        time.sleep(0.5)
+        return p["x"]
+
+    result = ut.minimize(objective, SPACE, backend="ray", n_trials=6, seed=0, n_jobs=2)
+    table = result.table.sort_values("started")
+    overlaps = sum(
+        1 for a, b in zip(table.itertuples(), table.iloc[1:].itertuples(), strict=False) if b.started < a.finished
+    )
+    assert len(table) == 6 and overlaps >= 1
+
+
+def test_trial_running_at_the_deadline_is_recorded_failed():
+    import time
+
+    def objective(p):
+        time.sleep(20)
+        return 1.0
+
+    start = time.monotonic()
+    result = ut.minimize(objective, SPACE, backend="ray", timeout=6.0, seed=0)
+    assert time.monotonic() - start < 20
+    assert result.stop_reason == "timeout" and len(result.table) >= 1
+    assert result.table["error"].str.startswith("TrialTimeout").all()
+
+
+def test_pbt_continues_from_other_trials_checkpoints_with_perturbed_params():
+    def objective(p):
+        state = ut.restore() or {"step": 0, "score": 0.0}
+        for step in range(state["step"], 12):
+            state = {"step": step + 1, "score": state["score"] + p["lr"]}
+            ut.checkpoint(state)
+            ut.report(-state["score"], step=step)
+        return -state["score"]
+
+    result = ut.minimize(objective, {"lr": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=4, seed=0, n_jobs=2,
+                         scheduler="pbt", scheduler_options={"hyperparam_mutations": ["lr"],
+                                                             "perturbation_interval": 2})
+    restored = [r for r in result.records if "restored_from" in r.info]
+    assert restored, "no trial exploited another's checkpoint"
+    assert (result.table["state"] == "complete").all() and (result.table["step"] == 11).all()
+    initial = ut.minimize(lambda p: 0.0, {"lr": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=4, seed=0)
+    assert {r.params["lr"] for r in result.records} != {r.params["lr"] for r in initial.records}  # perturbed
+
+
+def test_pbt_elsewhere_and_bad_mutations_fail_before_the_run():
+    with pytest.raises(ut.UnsupportedFeatureError, match="ray"):
+        ut.minimize(lambda p: 1 / 0, SPACE, backend="optuna", n_trials=2, scheduler="pbt")
+    with pytest.raises(ut.InvalidRunError, match="unknown parameters"):
+        ut.minimize(lambda p: 1 / 0, SPACE, backend="ray", n_trials=2, scheduler="pbt",
+                    scheduler_options={"hyperparam_mutations": ["nope"]})
+
+
+def test_grid_enumerates_unitune_grid():
+    space = {"a": ut.integer(1, 3), "b": ut.choice(["x", None])}
+    result = ut.minimize(lambda p: p["a"], space, backend="ray", algorithm="grid", n_trials=100, seed=0)
+    assert sorted((r.params["a"], repr(r.params["b"])) for r in result.records) == sorted(
+        (a, repr(b)) for a in (1, 2, 3) for b in ("x", None))
+    with pytest.raises(ut.UnsupportedFeatureError, match="continuous"):
+        ut.minimize(lambda p: 0.0, {"x": ut.uniform(0.0, 1.0)}, backend="ray", algorithm="grid", n_trials=2)
+
+
+def test_nothing_written_to_home_and_no_results_left_behind(tmp_path):
+    home = Path.home()
+    before = set(os.listdir(home))
+    result = ut.minimize(lambda p: math.sin(p["x"]), SPACE, backend="ray", n_trials=3, seed=0,
+                         storage_path=str(tmp_path / "ray"))
+    assert len(result.table) == 3 and (tmp_path / "ray").exists()
+    assert set(os.listdir(home)) - before == set()
+    assert not (home / "ray_results").exists()
