@@ -18,6 +18,10 @@ def _native(n_trials: int, seed: int) -> object:
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
+    from unitune.backends.ray import _ensure_ray
+
+    _ensure_ray(verbose=False)  # one Ray runtime for both sides: ray.init is not what is measured
+
     def trainable(config):
         tune.report({"score": (config["x"] - 1.0) ** 2 + config["y"] ** 2})
 
