@@ -69,10 +69,16 @@ def test_integer_ends_and_index_domains():
 def test_n_jobs_runs_trials_concurrently():
     import time
 
+    import ray
+
     def objective(p):
         time.sleep(0.5)
         return p["x"]
 
+    ut.minimize(objective, SPACE, backend="ray", n_trials=1, seed=0)  # Ray is up
+    deadline = time.monotonic() + 60  # earlier tests' stopped actors may still hold a CPU for a moment
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
     result = ut.minimize(objective, SPACE, backend="ray", n_trials=6, seed=0, n_jobs=2)
     table = result.table.sort_values("started")
     overlaps = sum(
