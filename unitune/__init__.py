@@ -1,7 +1,9 @@
 """unitune: one search space and objective, run on Optuna, Hyperopt, Ray Tune or scikit-optimize,
 with every run returned as one pandas table of the same schema."""
 
-from .compare import compare
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .context import checkpoint, report, restore
 from .exceptions import (
     ApproximationError,
@@ -18,11 +20,27 @@ from .exceptions import (
     UnknownOptionError,
     UnsupportedFeatureError,
 )
-from .explain import explain
-from .registry import backends
-from .results import Result
-from .run import maximize, minimize
+from .registry import backends  # bound now: the subpackage unitune.backends must not shadow it
 from .space import Space, choice, integer, loguniform, uniform
+
+if TYPE_CHECKING:
+    from .compare import compare
+    from .explain import explain
+    from .results import Result
+    from .run import maximize, minimize
+
+# pandas is imported only when these are first used: `import unitune` stays light, which matters in
+# every Ray worker process that unpickles an objective.
+_LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
+         "maximize": ".run", "minimize": ".run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'unitune' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

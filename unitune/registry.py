@@ -10,11 +10,13 @@ import importlib.util
 import warnings
 from functools import cache
 from importlib.metadata import entry_points
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .backends.base import Backend
 from .exceptions import BackendNotInstalledError, UnknownBackendError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENTRY_POINT_GROUP = "unitune.backends"
 
@@ -88,6 +90,8 @@ def supporting_algorithm(algorithm: str) -> list[str]:
 
 def backends() -> pd.DataFrame:
     """Every known backend as data: installed, algorithms, default algorithm, schedulers, features."""
+    import pandas as pd
+
     rows = []
     for name, cls in registered().items():
         rows.append(
