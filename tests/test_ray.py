@@ -16,6 +16,18 @@ SPACE = {"x": ut.uniform(-2.0, 2.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.int
          "q": ut.uniform(0.0, 0.9, step=0.3), "c": ut.choice(["a", None, (1, 2)])}
 
 
+def wait_for_two_free_cpus() -> None:
+    """Concurrency tests need both CPUs: an earlier test's stopped actor may hold one for a moment."""
+    import time
+
+    import ray
+
+    ut.minimize(lambda p: 0.0, SPACE, backend="ray", n_trials=1, seed=0)  # Ray is up
+    deadline = time.monotonic() + 60
+    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def test_same_suggestions_as_a_native_tuner(tmp_path):
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
@@ -26,13 +38,9 @@ def test_same_suggestions_as_a_native_tuner(tmp_path):
     # the natural translation ut.explain documents: index domains for ints, grids and choices
     param_space = {"x": tune.uniform(-2.0, 2.0), "lr": tune.loguniform(1e-4, 1.0), "n": tune.randint(0, 4),
                    "q": tune.randint(0, 4), "c": tune.randint(0, 3)}
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = "1"
-    try:
-        grid = tune.Tuner(native, param_space=param_space, tune_config=tune.TuneConfig(
-            num_samples=8, search_alg=BasicVariantGenerator(random_state=5), reuse_actors=True,
-            max_concurrent_trials=1), run_config=tune.RunConfig(verbose=0, storage_path=str(tmp_path))).fit()
-    finally:
-        os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG")
+    grid = tune.Tuner(native, param_space=param_space, tune_config=tune.TuneConfig(
+        num_samples=8, search_alg=BasicVariantGenerator(random_state=5), reuse_actors=True,
+        max_concurrent_trials=1), run_config=tune.RunConfig(verbose=0, storage_path=str(tmp_path))).fit()
     native_configs = sorted((r.config for r in grid), key=lambda c: (c["x"], c["lr"]))
     result = ut.minimize(lambda p: 1.0, SPACE, backend="ray", n_trials=8, seed=5)
     ours = sorted((r.params for r in result.records), key=lambda p: (p["x"], p["lr"]))
@@ -69,16 +77,11 @@ def test_integer_ends_and_index_domains():
 def test_n_jobs_runs_trials_concurrently():
     import time
 
-    import ray
-
     def objective(p):
         time.sleep(0.5)
         return p["x"]
 
-    ut.minimize(objective, SPACE, backend="ray", n_trials=1, seed=0)  # Ray is up
-    deadline = time.monotonic() + 60  # earlier tests' stopped actors may still hold a CPU for a moment
-    while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for_two_free_cpus()
     result = ut.minimize(objective, SPACE, backend="ray", n_trials=6, seed=0, n_jobs=2)
     table = result.table.sort_values("started")
     overlaps = sum(
@@ -110,6 +113,7 @@ def test_pbt_continues_from_other_trials_checkpoints_with_perturbed_params():
             ut.report(-state["score"], step=step)
         return -state["score"]
 
+    wait_for_two_free_cpus()
     result = ut.minimize(objective, {"lr": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=4, seed=0, n_jobs=2,
                          scheduler="pbt", scheduler_options={"hyperparam_mutations": ["lr"],
                                                              "perturbation_interval": 2})

@@ -25,7 +25,8 @@ def quadratic(p):
 
 
 def _params(result: ut.Result) -> list[dict]:
-    return [r.params for r in result.records]
+    """The suggestions by trial number (rows are in finish order, which concurrency may shuffle)."""
+    return [r.params for r in sorted(result.records, key=lambda r: r.number)]
 
 
 def test_default_algorithm_same_seed_same_suggestions(backend):

@@ -152,18 +152,10 @@ class RayBackend(Backend):
             ),
         )
         interrupted = _SigintWatch()
-        # Ray keeps up to 200 trials pending and may start them in any order; no more pending trials than
-        # concurrent ones keeps trials running in the order the seeded generator created them.
-        pending = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
-        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(spec.n_jobs)
         try:
             with interrupted:
                 tuner.fit()
         finally:
-            if pending is None:
-                os.environ.pop("TUNE_MAX_PENDING_TRIALS_PG", None)
-            else:
-                os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = pending
             if spec.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
         while not queue.empty():
@@ -431,22 +423,21 @@ def _collector_class(tune: Any) -> type:
 
         def records(self, codec: _Codec, grid: list[dict[str, Any]] | None, interrupted: bool,
                     timed_out: bool) -> Iterator[TrialRecord]:
-            seen = set()
-            ended = {e[0] for e in self.ended}
-            # trials Ray started but that never ended (Ctrl-C, time budget) come last
-            order = self.ended + [(tid, utcnow(), None) for tid in self.config if tid not in ended]
-            number = 0
+            ended_ids = {e[0] for e in self.ended}
+            # rows in the order trials ended; trials Ray started but that never ended (Ctrl-C, time budget) last
+            order = self.ended + [(tid, utcnow(), None) for tid in self.config if tid not in ended_ids]
+            built: dict[str, TrialRecord] = {}
             for trial_id, ended, error in order:
-                if trial_id in seen:
-                    continue
-                seen.add(trial_id)
-                record = self._record(trial_id, ended, error, codec, grid, interrupted, timed_out)
-                if record is None:
-                    continue
-                record.number = number
-                record.info.setdefault("ray_trial_id", trial_id)
-                number += 1
-                yield record
+                if trial_id not in built:
+                    record = self._record(trial_id, ended, error, codec, grid, interrupted, timed_out)
+                    if record is not None:
+                        built[trial_id] = record
+            # Ray may start pending trials in any order: a trial's number is its place in the seeded
+            # generator's sequence (trial ids end in the creation index, "2f1de_00003"), renumbered 0..n-1.
+            for number, trial_id in enumerate(sorted(built, key=lambda tid: int(tid.rsplit("_", 1)[-1]))):
+                built[trial_id].number = number
+                built[trial_id].info.setdefault("ray_trial_id", trial_id)
+            yield from built.values()
 
         def _record(self, trial_id: str, ended: Any, error: str | None, codec: _Codec,
                     grid: list[dict[str, Any]] | None, interrupted: bool, timed_out: bool) -> TrialRecord | None:
