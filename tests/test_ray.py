@@ -78,7 +78,7 @@ def test_n_jobs_runs_trials_concurrently():
     import time
 
     def objective(p):
-        time.sleep(0.5)
+        time.sleep(1.5)  # longer than Ray takes to start the second actor (~3.5 s for the first trials)
         return p["x"]
 
     wait_for_two_free_cpus()
@@ -99,7 +99,8 @@ def test_trial_running_at_the_deadline_is_recorded_failed():
 
     start = time.monotonic()
     result = ut.minimize(objective, SPACE, backend="ray", timeout=6.0, seed=0)
-    assert time.monotonic() - start < 20
+    # A Ray worker cannot be interrupted mid-step: the trial is stopped at its next report or return.
+    assert time.monotonic() - start < 40
     assert result.stop_reason == "timeout" and len(result.table) >= 1
     assert result.table["error"].str.startswith("TrialTimeout").all()
 
