@@ -154,6 +154,18 @@ def test_report_fills_step(backend):
     assert (result.table["metrics.epoch_metric"] == 2).all()
 
 
+def test_default_n_jobs_runs_one_trial_at_a_time(backend):
+    def objective(p):
+        time.sleep(0.3)
+        return quadratic(p)
+
+    result, _ = sample(backend, FLAT, objective, n_trials=5)
+    table = result.table.sort_values("started")
+    assert len(table) == 5
+    for earlier, later in zip(table.itertuples(), table.iloc[1:].itertuples(), strict=False):
+        assert later.started >= earlier.finished, f"trials {earlier.trial} and {later.trial} overlapped"
+
+
 def test_timeout_is_a_total_budget(backend):
     def objective(p):
         time.sleep(0.2)

@@ -134,7 +134,8 @@ class RayBackend(Backend):
             from ray.tune.search.basic_variant import BasicVariantGenerator
 
             param_space = self._codec.domains(tune)
-            search_alg = BasicVariantGenerator(random_state=spec.seed)
+            # Tune ignores max_concurrent_trials for a generator passed in: the limit goes here.
+            search_alg = BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.n_jobs)
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
         tuner = tune.Tuner(
@@ -142,7 +143,8 @@ class RayBackend(Backend):
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="min" if self.minimizing else "max", search_alg=search_alg,
-                scheduler=self._scheduler(tune), num_samples=num_samples, max_concurrent_trials=spec.n_jobs,
+                scheduler=self._scheduler(tune), num_samples=num_samples,
+                max_concurrent_trials=spec.n_jobs if search_alg is None else None,
                 reuse_actors=True, time_budget_s=time_budget,
             ),
             run_config=tune.RunConfig(
