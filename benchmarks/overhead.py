@@ -54,8 +54,8 @@ def _timed(fn, n_trials: int, seed: int) -> float:
 
 def measure(case: OverheadCase, repeats: int) -> dict[str, object]:
     """Median seconds per trial, native vs unitune, interleaved; one warm-up of each first."""
-    _timed(case.native, case.n_trials, 0)
-    _timed(case.unitune, case.n_trials, 0)
+    _timed(case.native, case.warmup_trials or case.n_trials, 0)
+    _timed(case.unitune, case.warmup_trials or case.n_trials, 0)
     native, ours = [], []
     for r in range(repeats):
         pair = [("native", case.native), ("unitune", case.unitune)]

@@ -142,6 +142,15 @@ def test_grid_enumerates_unitune_grid():
         ut.minimize(lambda p: 0.0, {"x": ut.uniform(0.0, 1.0)}, backend="ray", algorithm="grid", n_trials=2)
 
 
+def test_quiet_unless_progress_is_asked_for(capfd):
+    ut.minimize(lambda p: p["x"], SPACE, backend="ray", n_trials=2, seed=0)
+    quiet = capfd.readouterr()
+    ut.minimize(lambda p: p["x"], SPACE, backend="ray", n_trials=2, seed=0, progress=True)
+    shown = capfd.readouterr()
+    assert "== Status ==" not in quiet.out + quiet.err and "Trial" not in quiet.out + quiet.err
+    assert "== Status ==" in shown.out + shown.err
+
+
 def test_nothing_written_to_home_and_no_results_left_behind(tmp_path):
     home = Path.home()
     before = set(os.listdir(home))

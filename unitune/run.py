@@ -56,7 +56,7 @@ def minimize(
         scheduler_options: keyword arguments for the scheduler.
         n_jobs: concurrent trials, on backends that support it.
         strict: raise ``ApproximationError`` instead of approximating any part of the space.
-        progress: show a progress bar.
+        progress: show a progress bar (on Ray also Ray's status table, as Ray hands trials over at the end).
         verbose: let the framework log as it normally does.
         storage_path: where backends that write files (Ray) put them; a temporary folder when None.
         **options: passed to the backend's algorithm (e.g. Optuna sampler arguments); unknown names
@@ -159,6 +159,7 @@ def _run(
         options=dict(options),
         n_jobs=int(n_jobs),
         strict=strict,
+        progress=progress,
         verbose=verbose,
         storage_path=storage_path,
     )

@@ -173,13 +173,22 @@ class Integer(Dimension):
             if self.step != 1:
                 raise InvalidSpaceError(f"{where}: log=True needs step=1")
 
+    @property
+    def n_steps(self) -> int:
+        """Number of grid intervals between ``low`` and ``high``."""
+        return (self.high - self.low) // self.step
+
+    def at(self, k: int) -> int:
+        """The k-th grid value."""
+        return self.low + k * self.step
+
     def grid(self) -> tuple[int, ...]:
         return tuple(range(self.low, self.high + 1, self.step))
 
     def snap(self, value: float) -> int:
         """The grid value nearest ``value``."""
         k = round((float(value) - self.low) / self.step)
-        return self.low + min(max(k, 0), (self.high - self.low) // self.step) * self.step
+        return self.at(min(max(k, 0), self.n_steps))
 
     def contains(self, value: Any) -> bool:
         return _is_int(value) and self.low <= value <= self.high and (value - self.low) % self.step == 0

@@ -15,3 +15,4 @@ class OverheadCase:
     native: Callable[[int, int], object]
     unitune: Callable[[int, int], object]
     n_trials: int
+    warmup_trials: int | None = None  # trials of the one warm-up run per side (default: n_trials)

@@ -62,6 +62,7 @@ class RunSpec:
     options: dict[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
     strict: bool = False
+    progress: bool = False
     verbose: bool = False
     storage_path: str | None = None
 

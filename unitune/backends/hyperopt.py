@@ -98,7 +98,7 @@ class HyperoptBackend(AskTellBackend):
         if isinstance(dim, Integer):
             step = f"{dim.step} * " if dim.step != 1 else ""
             return Translation(
-                f"{dim.low} + {step}int(hp.quniform({name!r}, {_index_bounds((dim.high - dim.low) // dim.step)}))",
+                f"{dim.low} + {step}int(hp.quniform({name!r}, {_index_bounds(dim.n_steps)}))",
                 note="hyperopt samples the grid index k (each equally likely, ordered for TPE); "
                 "hp.uniformint would give the end values half weight, hp.randint would be unordered for TPE",
             )
@@ -185,8 +185,8 @@ class HyperoptBackend(AskTellBackend):
             return hp.qloguniform(label, math.log(low - 0.5), math.log(high + 0.5), 1)
         if isinstance(dim, Integer):
             # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
-            low, step, n = dim.low, dim.step, (dim.high - dim.low) // dim.step
-            decoders[label] = lambda raw: low + min(max(round(raw), 0), n) * step
+            n, at = dim.n_steps, dim.at
+            decoders[label] = lambda raw: at(min(max(round(raw), 0), n))
             return hp.quniform(label, -0.5, n + 0.5, 1)
         assert isinstance(dim, Choice)
         # hp.choice reports the index; map it back to the user's own object (None, bools, tuples kept).

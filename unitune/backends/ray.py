@@ -148,7 +148,9 @@ class RayBackend(Backend):
                 reuse_actors=True, time_budget_s=time_budget,
             ),
             run_config=tune.RunConfig(
-                name="unitune", storage_path=os.path.abspath(storage), verbose=1 if spec.verbose else 0,
+                # Ray's status table is its progress display: shown with progress=True (or verbose=True).
+                name="unitune", storage_path=os.path.abspath(storage),
+                verbose=1 if spec.progress or spec.verbose else 0,
                 callbacks=[collector], log_to_file=False, stop=collector.stopper,
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             ),
@@ -208,10 +210,8 @@ class _Codec:
 
 
 def _index_count(dim: Any) -> int:
-    if isinstance(dim, Uniform):
+    if isinstance(dim, (Uniform, Integer)):
         return dim.n_steps + 1
-    if isinstance(dim, Integer):
-        return (dim.high - dim.low) // dim.step + 1
     return len(dim.options)
 
 

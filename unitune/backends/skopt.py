@@ -171,9 +171,7 @@ class SkoptBackend(AskTellBackend):
             return Real(low - 0.5, high + 0.5, prior="log-uniform", name=name)
         if isinstance(dim, (Uniform, Integer)):
             # Grid index k (steps) or the int itself.
-            n = dim.n_steps if isinstance(dim, Uniform) else (dim.high - dim.low) // dim.step
-            value_at: Callable[[int], Any] = dim.at if isinstance(dim, Uniform) else (
-                lambda k, low=dim.low, step=dim.step: low + k * step)
+            n, value_at = dim.n_steps, dim.at
             offset = dim.low if isinstance(dim, Integer) and dim.step == 1 else 0
             if gp:
                 # The GP normalizes Integer dims to [0, 1] and rounds, halving the ends: use a rounded Real.
@@ -241,7 +239,7 @@ def _describe(dim: Any, name: str, algorithm: str) -> tuple[str, str]:
                 "[low-0.5, high+0.5] gives every integer its full log-scale share")
     if isinstance(dim, (Uniform, Integer)):
         stepped = isinstance(dim, Uniform) or dim.step != 1
-        n = dim.n_steps if isinstance(dim, Uniform) else (dim.high - dim.low) // dim.step
+        n = dim.n_steps
         lo, hi = (0, n) if stepped else (dim.low, dim.high)
         native = (f"round(Real({lo - 0.5!r}, {hi + 0.5!r}, name={name!r}))" if gp
                   else f"Integer({lo}, {hi}, name={name!r})")
