@@ -159,3 +159,53 @@ def test_nothing_written_to_home_and_no_results_left_behind(tmp_path):
     assert len(result.table) == 3 and (tmp_path / "ray").exists()
     assert set(os.listdir(home)) - before == set()
     assert not (home / "ray_results").exists()
+
+
+def test_attaches_to_the_cluster_in_ray_address():
+    """A driver with RAY_ADDRESS set runs its trials on that cluster instead of starting its own."""
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    ray_cli = Path(sys.executable).with_name("ray")
+    temp_dir = tempfile.mkdtemp(prefix="ut-ray-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    head = subprocess.Popen(
+        [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+         f"--temp-dir={temp_dir}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    driver = (
+        "import ray, unitune as ut\n"
+        "r = ut.minimize(lambda p: p['x'], {'x': ut.uniform(0.0, 1.0)}, backend='ray', n_trials=3, seed=0)\n"
+        "print(len(r.table), ray.cluster_resources().get('CPU'), ray.get_runtime_context().gcs_address)\n"
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until the head's GCS accepts connections
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        run = subprocess.run([sys.executable, "-c", driver], env={**env, "RAY_ADDRESS": f"127.0.0.1:{port}"},
+                             capture_output=True, text=True, timeout=120)
+        out = run.stdout.split() if run.returncode == 0 else None
+        assert out is not None, run.stderr[-2000:]
+        n_rows, cpus, gcs = out[-3:]
+        assert n_rows == "3" and float(cpus) == 1.0 and gcs.endswith(f":{port}")  # its cluster, not a new one
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=3)
+        except subprocess.TimeoutExpired:  # Ray's graceful stop takes ~30 s; its workers exit with the raylet
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
+        shutil.rmtree(temp_dir, ignore_errors=True)
