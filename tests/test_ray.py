@@ -125,6 +125,23 @@ def test_pbt_continues_from_other_trials_checkpoints_with_perturbed_params():
     assert {r.params["lr"] for r in result.records} != {r.params["lr"] for r in initial.records}  # perturbed
 
 
+def test_hyperband_halves_brackets_with_the_default_n_jobs():
+    # Hyperband pauses trials until their bracket catches up: with one trial allowed to *exist* at a time
+    # every bracket would be processed alone and nothing would ever be stopped early.
+    def objective(p):
+        value = None
+        for step in range(1, 10):
+            value = (p["x"] - 0.3) ** 2 + 1.0 / step
+            ut.report(value, step=step)
+        return value
+
+    result = ut.minimize(objective, {"x": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=8, seed=0,
+                         scheduler="hyperband", scheduler_options={"max_t": 9})
+    table = result.table
+    assert len(table) == 8
+    assert ((table["state"] == "pruned") & (table["step"] < 9)).sum() >= 2
+
+
 def test_pbt_elsewhere_and_bad_mutations_fail_before_the_run():
     with pytest.raises(ut.UnsupportedFeatureError, match="ray"):
         ut.minimize(lambda p: 1 / 0, SPACE, backend="optuna", n_trials=2, scheduler="pbt")

@@ -54,6 +54,7 @@ _SCHEDULERS = {
     "median": "MedianStoppingRule",
     "pbt": "PopulationBasedTraining",
 }
+_PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt"})
 _start_lock = threading.Lock()
 
 
@@ -127,6 +128,13 @@ class RayBackend(Backend):
         collector = _collector_class(tune)()
         run_id, queue = uuid.uuid4().hex, _record_queue()
         trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue)
+        # n_jobs caps the trials that exist at once (one actor, no spare actor starting), except under
+        # schedulers that pause trials: hyperband waits for a bracket, PBT for a population, so there every
+        # trial may exist and n_jobs caps the *running* ones through each trial's share of the CPUs.
+        pausing = spec.scheduler in _PAUSING_SCHEDULERS
+        if pausing:
+            trainable = tune.with_resources(trainable, {"cpu": _cpus_per_trial(spec.n_jobs)})
+        max_live = 0 if pausing else spec.n_jobs
         if grid is not None:
             param_space: dict[str, Any] = {_GRID_KEY: tune.grid_search(list(range(len(grid))))}
             search_alg, num_samples = None, 1
@@ -135,7 +143,7 @@ class RayBackend(Backend):
 
             param_space = self._codec.domains(tune)
             # Tune ignores max_concurrent_trials for a generator passed in: the limit goes here.
-            search_alg = BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.n_jobs)
+            search_alg = BasicVariantGenerator(random_state=spec.seed, max_concurrent=max_live)
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
         tuner = tune.Tuner(
@@ -144,7 +152,7 @@ class RayBackend(Backend):
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="min" if self.minimizing else "max", search_alg=search_alg,
                 scheduler=self._scheduler(tune), num_samples=num_samples,
-                max_concurrent_trials=spec.n_jobs if search_alg is None else None,
+                max_concurrent_trials=(max_live or None) if search_alg is None else None,
                 reuse_actors=True, time_budget_s=time_budget,
             ),
             run_config=tune.RunConfig(
@@ -515,6 +523,14 @@ class _SigintWatch:
         signal.signal(signal.SIGINT, self._previous)
         if hasattr(signal, "SIGUSR1"):  # Ray leaves its handler there too
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+
+
+def _cpus_per_trial(n_jobs: int) -> float:
+    """The CPU share that lets at most ``n_jobs`` trials run at once (capped at the largest node's CPUs)."""
+    import ray
+
+    cpus = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node.get("Alive")]
+    return min(max(cpus), sum(cpus) / n_jobs)
 
 
 def _ensure_ray(verbose: bool) -> Any:
