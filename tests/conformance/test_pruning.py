@@ -28,11 +28,12 @@ SCHEDULER_OPTIONS = {
     # budgets so that a 30-trial run of 12 steps prunes: the backends' defaults assume longer runs
     ("ray", "median"): {"grace_period": 1, "min_samples_required": 3},
     ("ray", "asha"): {"grace_period": 1, "max_t": STEPS},
+    ("ray", "hyperband"): {"max_t": STEPS},
     ("optuna", "median"): {"n_startup_trials": 3},
 }
 
 
-@pytest.mark.parametrize("scheduler", ["median", "asha"])
+@pytest.mark.parametrize("scheduler", ["median", "asha", "hyperband"])
 def test_scheduler_prunes_bad_trials(backend, scheduler):
     cls = get_backend(backend)
     if scheduler not in cls.schedulers:
