@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,16 @@ SPACE = {"x": ut.uniform(-2.0, 2.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.int
          "q": ut.uniform(0.0, 0.9, step=0.3), "c": ut.choice(["a", None, (1, 2)])}
 
 
+def start_ray() -> None:
+    """Timed tests start after Ray is up: the first run of a session includes ``ray.init``."""
+    ut.minimize(lambda p: 0.0, SPACE, backend="ray", n_trials=1, seed=0)
+
+
 def wait_for_two_free_cpus() -> None:
     """Concurrency tests need both CPUs: an earlier test's stopped actor may hold one for a moment."""
-    import time
-
     import ray
 
-    ut.minimize(lambda p: 0.0, SPACE, backend="ray", n_trials=1, seed=0)  # Ray is up
+    start_ray()
     deadline = time.monotonic() + 60
     while ray.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -75,8 +79,6 @@ def test_integer_ends_and_index_domains():
 
 
 def test_n_jobs_runs_trials_concurrently():
-    import time
-
     def objective(p):
         time.sleep(1.5)  # longer than Ray takes to start the second actor (~3.5 s for the first trials)
         return p["x"]
@@ -91,8 +93,6 @@ def test_n_jobs_runs_trials_concurrently():
 
 
 def test_trial_running_at_the_deadline_is_recorded_failed():
-    import time
-
     def objective(p):
         time.sleep(20)
         return 1.0
@@ -142,6 +142,25 @@ def test_hyperband_halves_brackets_with_the_default_n_jobs():
     assert ((table["state"] == "pruned") & (table["step"] < 9)).sum() >= 2
 
 
+def test_trials_paused_when_the_timeout_ends_the_run_are_not_pruned():
+    # Hyperband pauses each trial of a bracket at its first rung until the whole rung has reported (here
+    # ~12 s of steps away): at a 6 s timeout every trial that started is unfinished, none was stopped.
+    def objective(p):
+        for step in range(1, 10):
+            time.sleep(0.25)
+            ut.report((p["x"] - 0.3) ** 2 + 1.0 / step, step=step)
+        return (p["x"] - 0.3) ** 2 + 1.0 / 9
+
+    start_ray()
+    result = ut.minimize(objective, {"x": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=20, seed=0, timeout=6,
+                         scheduler="hyperband", scheduler_options={"max_t": 9})
+    table = result.table
+    assert result.stop_reason == "timeout" and len(table) >= 1
+    assert not (table["state"] == "pruned").any(), table[["trial", "state", "step"]]
+    unfinished = table[table["state"] == "failed"]
+    assert unfinished["error"].str.startswith("TrialTimeout").all()
+
+
 def test_pbt_elsewhere_and_bad_mutations_fail_before_the_run():
     with pytest.raises(ut.UnsupportedFeatureError, match="ray"):
         ut.minimize(lambda p: 1 / 0, SPACE, backend="optuna", n_trials=2, scheduler="pbt")
@@ -186,7 +205,6 @@ def test_attaches_to_the_cluster_in_ray_address():
     import subprocess
     import sys
     import tempfile
-    import time
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

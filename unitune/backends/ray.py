@@ -437,9 +437,11 @@ def _collector_class(tune: Any) -> type:
             # rows in the order trials ended; trials Ray started but that never ended (Ctrl-C, time budget) last
             order = self.ended + [(tid, utcnow(), None) for tid in self.config if tid not in ended_ids]
             built: dict[str, TrialRecord] = {}
+            cut_short = _cut_short_error(interrupted, timed_out)
             for trial_id, ended, error in order:
                 if trial_id not in built:
-                    record = self._record(trial_id, ended, error, codec, grid, interrupted, timed_out)
+                    record = self._record(trial_id, ended, error, codec, grid, cut_short,
+                                          never_ended=trial_id not in ended_ids)
                     if record is not None:
                         built[trial_id] = record
             # Ray may start pending trials in any order: a trial's number is its place in the seeded
@@ -450,10 +452,14 @@ def _collector_class(tune: Any) -> type:
             yield from built.values()
 
         def _record(self, trial_id: str, ended: Any, error: str | None, codec: _Codec,
-                    grid: list[dict[str, Any]] | None, interrupted: bool, timed_out: bool) -> TrialRecord | None:
+                    grid: list[dict[str, Any]] | None, cut_short: str | None, never_ended: bool) -> TrialRecord | None:
             if trial_id in self.finished:
                 record = _decode(self.finished[trial_id])
                 record.finished = max(record.finished, ended) if record.state != "complete" else record.finished
+                if record.state == "pruned" and never_ended and cut_short is not None:
+                    # Hyperband and PBT pause a trial by ending its function at a report (our "pruned" record);
+                    # a trial still paused when the run was cut short was never stopped by the scheduler.
+                    record.state, record.value, record.error = "failed", math.nan, cut_short
                 return record
             last = self.last.get(trial_id, {})
             config = self.config.get(trial_id)
@@ -469,12 +475,8 @@ def _collector_class(tune: Any) -> type:
                 record.value = value
             else:
                 record.started = self.started.get(trial_id, ended)
-            if error is not None:
-                record.value, record.error = math.nan, error
-            elif interrupted:
-                record.value, record.error = math.nan, "KeyboardInterrupt: the run was interrupted while this trial ran"
-            elif timed_out:
-                record.value, record.error = math.nan, "TrialTimeout: the run's timeout elapsed while this trial ran"
+            if error is not None or cut_short is not None:
+                record.value, record.error = math.nan, error or cut_short
             elif snapshot is not None:
                 record.state = "pruned"  # stopped by the scheduler after its last report
             else:
@@ -482,6 +484,15 @@ def _collector_class(tune: Any) -> type:
             return record
 
     return Collector
+
+
+def _cut_short_error(interrupted: bool, timed_out: bool) -> str | None:
+    """The error of a trial that had not finished when the run ended early."""
+    if interrupted:
+        return "KeyboardInterrupt: the run was interrupted while this trial ran"
+    if timed_out:
+        return "TrialTimeout: the run's timeout elapsed while this trial ran"
+    return None
 
 
 class _SigintWatch:
