@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -140,6 +141,32 @@ def test_hyperband_halves_brackets_with_the_default_n_jobs():
     table = result.table
     assert len(table) == 8
     assert ((table["state"] == "pruned") & (table["step"] < 9)).sum() >= 2
+
+
+def test_a_paused_hyperband_trial_continues_from_its_checkpoint(tmp_path):
+    # A paused function trial is started again by Ray; with ut.checkpoint it picks up where it paused
+    # (only the step it computed after the pause decision is computed again), never from step 1.
+    log = tmp_path / "steps.log"
+
+    def objective(p):
+        state = ut.restore() or {"step": 0}
+        for step in range(state["step"] + 1, 10):
+            with open(log, "a") as f:
+                f.write(f"{p['x']!r} {step}\n")
+            state = {"step": step}
+            ut.checkpoint(state)
+            ut.report((p["x"] - 0.3) ** 2 + 1.0 / step, step=step)
+        return (p["x"] - 0.3) ** 2 + 1.0 / 9
+
+    result = ut.minimize(objective, {"x": ut.uniform(0.0, 1.0)}, backend="ray", n_trials=12, seed=0,
+                         scheduler="hyperband", scheduler_options={"max_t": 9})
+    steps: dict[str, list[int]] = {}
+    for line in log.read_text().splitlines():
+        x, step = line.split()
+        steps.setdefault(x, []).append(int(step))
+    assert len(steps) == 12 and (result.table["state"] == "pruned").any()
+    assert any(len(s) > len(set(s)) for s in steps.values())  # some trial was paused and started again
+    assert all(later >= earlier for s in steps.values() for earlier, later in itertools.pairwise(s)), steps
 
 
 def test_trials_paused_when_the_timeout_ends_the_run_are_not_pruned():
