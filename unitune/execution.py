@@ -22,6 +22,10 @@ from .exceptions import ObjectiveReturnError, TrialPruned, TrialTimeout
 from .records import TrialRecord, format_error, utcnow
 from .space import Space
 
+# The error of a trial the run ended before it finished (also used by adapters that run trials elsewhere).
+INTERRUPTED_ERROR = "KeyboardInterrupt: the run was interrupted while this trial ran"
+TIMED_OUT_MESSAGE = "the run's timeout elapsed while this trial ran"
+
 Objective = Callable[[dict[str, Any]], Any]
 
 
@@ -67,7 +71,7 @@ class TrialRunner:
         except TrialTimeout as exc:
             record.error = format_error(exc)
         except KeyboardInterrupt:
-            record.error = "KeyboardInterrupt: the run was interrupted while this trial ran"
+            record.error = INTERRUPTED_ERROR
             self._finish(record, ctx)
             raise RunInterrupted(record) from None
         except ObjectiveReturnError:
@@ -131,7 +135,7 @@ def _alarm_at(deadline: float | None) -> Iterator[None]:
         raise TrialTimeout("the run's timeout elapsed before this trial started")
 
     def _raise(signum: int, frame: Any) -> None:
-        raise TrialTimeout("the run's timeout elapsed while this trial ran")
+        raise TrialTimeout(TIMED_OUT_MESSAGE)
 
     previous = signal.signal(signal.SIGALRM, _raise)
     signal.setitimer(signal.ITIMER_REAL, remaining)

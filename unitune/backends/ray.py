@@ -39,9 +39,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from ..exceptions import InvalidRunError, ObjectiveReturnError, UnsupportedFeatureError
-from ..execution import TrialRunner
-from ..records import TrialRecord, utcnow
+from ..exceptions import InvalidRunError, ObjectiveReturnError, TrialTimeout, UnsupportedFeatureError
+from ..execution import INTERRUPTED_ERROR, TIMED_OUT_MESSAGE, TrialRunner
+from ..records import TrialRecord, format_error, utcnow
 from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
 from .base import Backend, Budget, RunSpec, RunState, Translation
 
@@ -489,9 +489,9 @@ def _collector_class(tune: Any) -> type:
 def _cut_short_error(interrupted: bool, timed_out: bool) -> str | None:
     """The error of a trial that had not finished when the run ended early."""
     if interrupted:
-        return "KeyboardInterrupt: the run was interrupted while this trial ran"
+        return INTERRUPTED_ERROR
     if timed_out:
-        return "TrialTimeout: the run's timeout elapsed while this trial ran"
+        return format_error(TrialTimeout(TIMED_OUT_MESSAGE))
     return None
 
 
