@@ -369,7 +369,9 @@ class _RayHooks:
         self._dirty = False
         folder = tempfile.mkdtemp(prefix="unitune-ckpt-")
         with open(os.path.join(folder, "state.pkl"), "wb") as f:
-            pickle.dump({"state": self._state, "trial_id": self.tune.get_context().get_trial_id()}, f)
+            # The lineage travels with the state: a trial paused after an exploit restarts from its own checkpoint.
+            pickle.dump({"state": self._state, "trial_id": self.tune.get_context().get_trial_id(),
+                         "restored_from": self.info.get("restored_from")}, f)
         return self.tune.Checkpoint.from_directory(folder)
 
     def load_checkpoint(self) -> Any:
@@ -381,8 +383,9 @@ class _RayHooks:
         with checkpoint.as_directory() as folder, open(os.path.join(folder, "state.pkl"), "rb") as f:
             saved = pickle.load(f)
         me = self.tune.get_context().get_trial_id()
-        if saved["trial_id"] != me:
-            self.info["restored_from"] = saved["trial_id"]
+        donor = saved["trial_id"] if saved["trial_id"] != me else saved["restored_from"]
+        if donor is not None:
+            self.info["restored_from"] = donor
         self._state = saved["state"]
         return self._state
 
