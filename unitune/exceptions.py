@@ -64,9 +64,11 @@ class UnsupportedFeatureError(UnituneError, ValueError):
 class UnknownOptionError(UnknownAlgorithmError, TypeError):
     """Keyword options that the backend's algorithm does not take."""
 
-    def __init__(self, backend: str, algorithm: str, unknown: list[str], allowed: frozenset[str]) -> None:
+    def __init__(self, backend: str, algorithm: str, unknown: list[str], allowed: frozenset[str],
+                 *, kind: str = "algorithm") -> None:
+        where = "scheduler_options of scheduler" if kind == "scheduler" else "algorithm"
         super().__init__(
-            f"backend {backend!r} algorithm {algorithm!r} takes no option(s) {', '.join(unknown)}; "
+            f"backend {backend!r} {where} {algorithm!r} takes no option(s) {', '.join(unknown)}; "
             f"it accepts: {', '.join(sorted(allowed)) or 'no options'}"
         )
 
@@ -77,6 +79,10 @@ class ApproximationError(UnituneError, ValueError):
 
 class InvalidRunError(UnituneError, ValueError, TypeError):
     """A run argument is invalid (budget, seed, metric, objective not callable, …)."""
+
+
+class InvalidTellError(UnituneError, ValueError):
+    """``Study.tell`` was given a trial that is not pending in this study (told twice, or another study's)."""
 
 
 class ObjectiveReturnError(UnituneError, TypeError):
@@ -101,3 +107,16 @@ class TrialPruned(Exception):  # noqa: N818 - the name users know from Optuna
 
 class TrialTimeout(Exception):  # noqa: N818
     """Raised inside the objective when the run's total ``timeout`` elapses while it runs."""
+
+
+class StorageError(UnituneError, ValueError):
+    """A trial store cannot be opened or used as asked (a directory, read-only, not a unitune store,
+    written by a newer unitune, …); nothing was written."""
+
+
+class StudyExistsError(StorageError):
+    """A study of that name is already in the store."""
+
+
+class StudyNotFoundError(StorageError, LookupError):
+    """No study of that name is in the store; the message lists the names that are."""

@@ -1,0 +1,139 @@
+"""The embedded store: one SQLite file (stdlib ``sqlite3``), WAL mode, several processes at once.
+
+Durability: each write is one transaction committed before the call returns.  In WAL mode a
+committed transaction is in the ``-wal`` file (in the OS's hands) when ``COMMIT`` returns, so a
+writer killed with SIGKILL loses nothing it had committed with either ``synchronous=NORMAL`` or
+``FULL``; ``FULL`` also fsyncs the WAL at every commit, so a power cut or an OS crash loses nothing
+either.  ``FULL`` is our choice: benchmarks/store_bench.py measures both, and the fsync costs a
+fraction of a millisecond per trial on these machines, next to trials that take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import StorageError
+from .dialect import Dialect, check_version, create_schema
+
+SYNCHRONOUS = "FULL"
+BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write transaction
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _writable(path: Path) -> bool:
+    # root passes os.access on anything: a file or folder without any write bit is read-only all the same
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def check_path(path: Path) -> bool:
+    """Refuse what cannot be a store before touching anything; returns whether the file exists."""
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory, not a store file; give a file path such as {path / 'runs.db'}")
+    if path.exists():
+        if not path.is_file():
+            raise StorageError(f"{path} is not a regular file, so it cannot be a unitune store")
+        if not os.access(path, os.R_OK):
+            raise StorageError(f"{path} is not readable (permission denied)")
+        with open(path, "rb") as f:
+            header = f.read(len(_MAGIC))
+        if header and header != _MAGIC:
+            raise StorageError(f"{path} is not a unitune store (not an SQLite database); nothing was written")
+        if not _writable(path):
+            raise StorageError(f"{path} is read-only; a store must be writable (trials are committed to it)")
+        if not _writable(path.parent):
+            raise StorageError(
+                f"the folder {path.parent} is read-only; SQLite needs to write its -wal/-shm files next to {path.name}"
+            )
+        return True
+    parent = path.parent
+    if not parent.is_dir():
+        raise StorageError(f"cannot create the store {path}: the folder {parent} does not exist")
+    if not _writable(parent):
+        raise StorageError(f"cannot create the store {path}: the folder {parent} is read-only")
+    return False
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    id_column = "INTEGER PRIMARY KEY"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        existed = check_path(path)
+        try:
+            self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {path} as an SQLite store: {exc}") from exc
+        try:
+            self._prepare(existed)
+        except BaseException:
+            self.conn.close()
+            if not existed:  # nothing half-written: a file we created goes again
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    with suppress(FileNotFoundError):
+                        os.unlink(f"{path}{suffix}")
+            raise
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _prepare(self, existed: bool) -> None:
+        try:
+            tables = self.tables()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path} is not a unitune store ({exc}); nothing was written") from exc
+        if tables and "unitune_schema" not in tables:
+            raise StorageError(
+                f"{self.path} is an SQLite database without unitune's tables (it has {', '.join(sorted(tables))}); "
+                "unitune does not add its tables to another program's database: give a new file"
+            )
+        if tables:
+            check_version(self, str(self.path))
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+            if not tables:
+                with self.write():
+                    tables = self.tables()  # another process may have created it meanwhile
+                    if not tables:
+                        create_schema(self)
+                    elif "unitune_schema" not in tables:
+                        raise StorageError(f"{self.path} became another program's database while opening it")
+                if tables:
+                    check_version(self, str(self.path))
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"cannot write to {self.path}: {exc}") from exc
+
+    def execute(self, query: str, args: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(query, args)
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+    def close(self) -> None:
+        self.conn.close()
