@@ -123,3 +123,15 @@ class Result:
             f"Result(backend={self.backend!r}, algorithm={self.algorithm!r}, trials={len(self.records)}, "
             f"states={counts}, best_value={self.best_value!r}, interrupted={self.interrupted})"
         )
+
+    def to_optuna(self, *, study_name: str | None = None) -> Any:
+        """This run as an in-memory ``optuna.Study`` (every trial; see ``unitune.integrations.optuna_export``)."""
+        from .integrations.optuna_export import to_optuna
+
+        return to_optuna(self, study_name=study_name)
+
+    def to_tensorboard(self, logdir: Any, **options: Any) -> Any:
+        """Write one TensorBoard run per trial for the HParams dashboard (``unitune.integrations.tensorboard``)."""
+        from .integrations.tensorboard import to_tensorboard
+
+        return to_tensorboard(self, logdir, **options)
