@@ -1,18 +1,37 @@
-"""Plan and execute the comparison runs (optionally in parallel processes), built on ``ut.compare``."""
+"""Plan and execute the comparison runs (optionally in parallel processes), built on ``ut.minimize``.
+
+One task is one optimizer on one problem with one seed, so both cores stay busy until the end.  Every
+run executes under :func:`unitune.threads.limited_for` (one BLAS/OpenMP/torch thread for the model-
+fitting optimizers), so a seed gives the same table on any machine.  Finished tasks are written to
+``parts/`` as they come in, so a long run that is stopped keeps what it finished (``--resume``).
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 import unitune as ut
+from unitune.threads import limited_for
 
 from .problems import PROBLEMS
+
+# Every backend's main algorithms (--full); a bare backend name in quick mode means default + random.
+FULL_ALGORITHMS: dict[str, tuple[str, ...]] = {
+    "optuna": ("tpe", "random", "cmaes", "gp"),
+    "hyperopt": ("tpe", "random", "anneal"),
+    "skopt": ("gp", "forest", "random"),
+    "ray": ("random",),
+}
+# Rough optimizer cost per trial (relative), to start the slowest tasks first.
+_COST = {"gp": 40.0, "forest": 8.0, "gbrt": 12.0}
 
 
 @dataclass(frozen=True)
@@ -29,12 +48,23 @@ class Entry:
 
 @dataclass(frozen=True)
 class Task:
-    """Every seed of one optimizer on one problem (run in one process, in seed order)."""
+    """Seeds of one optimizer on one problem (run in one process, in seed order)."""
 
     problem: str
     entry: Entry
     seeds: tuple[int, ...]
     n_trials: int
+    native: bool = False  # also run the problem through the native library (benchmarks/native.py)
+
+    @property
+    def key(self) -> str:
+        return f"{self.problem}__{self.entry.backend}_{self.entry.algorithm}__" + "_".join(map(str, self.seeds))
+
+    @property
+    def cost(self) -> float:
+        per_trial = 25.0 if self.entry.backend == "ray" else _COST.get(self.entry.algorithm, 1.0)
+        objective = 30.0 if PROBLEMS[self.problem].kind != "synthetic" else 0.0
+        return len(self.seeds) * self.n_trials * (per_trial + objective) * (2 if self.native else 1)
 
 
 def available_backends() -> dict[str, type]:
@@ -46,8 +76,12 @@ def available_backends() -> dict[str, type]:
         return {name: get_backend(name) for name in installed_names()}
 
 
-def parse_entries(specs: Iterable[str] | None) -> list[Entry]:
-    """``["optuna", "skopt:forest"]`` -> entries; a bare name means its default algorithm plus random search."""
+def parse_entries(specs: Iterable[str] | None, full: bool = False) -> list[Entry]:
+    """``["optuna", "skopt:forest"]`` -> entries.
+
+    A bare name means its default algorithm plus random search, or with ``full`` its main algorithms
+    (``FULL_ALGORITHMS``).
+    """
     backends = available_backends()
     entries: list[Entry] = []
     for spec in specs or list(backends):
@@ -56,7 +90,12 @@ def parse_entries(specs: Iterable[str] | None) -> list[Entry]:
             print(f"note: backend {name!r} is not available here (not installed or no adapter); skipped")
             continue
         cls = backends[name]
-        algorithms = [algorithm] if algorithm else [cls.default_algorithm, "random"]
+        if algorithm:
+            algorithms = [algorithm]
+        elif full and name in FULL_ALGORITHMS:
+            algorithms = [a for a in FULL_ALGORITHMS[name] if a in cls.algorithms]
+        else:
+            algorithms = [cls.default_algorithm, "random"]
         for alg in dict.fromkeys(algorithms):
             if alg not in cls.algorithms:
                 raise SystemExit(f"backend {name!r} has no algorithm {alg!r}; it has: {', '.join(cls.algorithms)}")
@@ -74,60 +113,108 @@ def run_options(problem_name: str, entry: Entry) -> dict:
     return options
 
 
-def run_task(task: Task) -> pd.DataFrame:
-    """Run every seed of one optimizer on one problem; the unified table plus ``problem``."""
+_WARMED: set[tuple[str, str, str]] = set()
+
+
+def _warm_up(task: Task) -> None:
+    """One throwaway trial per process and optimizer: imports (and ``ray.init``) are not timed."""
+    key = (task.problem, task.entry.backend, task.entry.algorithm)
+    if key in _WARMED:
+        return
     problem = PROBLEMS[task.problem]
-    with warnings.catch_warnings():
+    ut.minimize(lambda p: 0.0, problem.space, backend=task.entry.backend, algorithm=task.entry.algorithm,
+                n_trials=1, seed=0)
+    if task.native:
+        from .native import run_native
+
+        run_native(task.problem, task.entry.backend, task.entry.algorithm, 1, 0)
+    _WARMED.add(key)
+
+
+def run_task(task: Task) -> pd.DataFrame:
+    """Run every seed of one optimizer on one problem; the unified table plus ``problem`` and ``impl``."""
+    problem = PROBLEMS[task.problem]
+    backend, algorithm = task.entry.backend, task.entry.algorithm
+    tables = []
+    with warnings.catch_warnings(), limited_for(backend, algorithm):
         warnings.simplefilter("ignore")
-        # Warm-up: one throwaway trial imports the framework (and starts Ray) outside the timed runs.
-        ut.minimize(lambda p: 0.0, problem.space, backend=task.entry.backend, algorithm=task.entry.algorithm,
-                    n_trials=1, seed=0)
-        table = ut.compare(problem.objective, problem.space, backends=[(task.entry.backend, task.entry.algorithm)],
-                           n_trials=task.n_trials, seeds=task.seeds, **run_options(task.problem, task.entry))
+        _warm_up(task)
+        for seed in task.seeds:
+            started = time.perf_counter()
+            result = ut.minimize(problem.objective, problem.space, backend=backend, algorithm=algorithm,
+                                 n_trials=task.n_trials, seed=seed, **run_options(task.problem, task.entry))
+            table = result.table.copy()
+            table.insert(0, "run_seconds", time.perf_counter() - started)
+            table.insert(0, "run", f"{backend}/{result.algorithm}/seed={seed}")
+            table.insert(0, "impl", "unitune")
+            tables.append(table)
+            if task.native:
+                from .native import run_native
+
+                tables.append(run_native(task.problem, backend, algorithm, task.n_trials, seed))
+    table = pd.concat(tables, ignore_index=True)
     table.insert(0, "problem", task.problem)
     return table
 
 
-def _run_chunk(tasks: list[Task]) -> list[pd.DataFrame]:
-    return [run_task(task) for task in tasks]
+def plan(problems: Iterable[str], entries: Iterable[Entry], seeds: Iterable[int], budget, native: bool = False
+         ) -> list[Task]:
+    """One task per problem, optimizer and seed (``budget(problem)`` trials each)."""
+    return [Task(name, entry, (seed,), budget(name), native) for name in problems for entry in entries
+            for seed in seeds]
 
 
-def execute(tasks: list[Task], jobs: int = 1, progress: bool = True) -> pd.DataFrame:
+def execute(tasks: list[Task], jobs: int = 1, progress: bool = True, parts: Path | None = None) -> pd.DataFrame:
     """Run the tasks, in ``jobs`` worker processes when > 1, and concatenate their tables.
 
-    Ray tasks share one worker (one Ray runtime per process); everything else is spread out.
+    Ray tasks go to one extra worker (one Ray runtime per process); everything else is spread over
+    ``jobs`` workers, the costliest first.  With ``parts``, each finished task's table is written there
+    (and a task whose file is already there is not run again).
     """
     from tqdm.auto import tqdm
 
-    ray_tasks = [t for t in tasks if t.entry.backend == "ray"]
-    chunks = [[t] for t in tasks if t.entry.backend != "ray"] + ([ray_tasks] if ray_tasks else [])
-    bar = tqdm(total=len(tasks), desc="benchmark runs", unit="task", disable=not progress)
-    tables: list[pd.DataFrame] = []
+    tables: dict[str, pd.DataFrame] = {}
+    todo = list(tasks)
+    if parts is not None:
+        parts.mkdir(parents=True, exist_ok=True)
+        for task in tasks:
+            path = parts / f"{task.key}.pkl"
+            if path.exists():
+                tables[task.key] = pd.read_pickle(path)
+        todo = [t for t in tasks if t.key not in tables]
+
+    def done_with(task: Task, table: pd.DataFrame) -> None:
+        tables[task.key] = table
+        if parts is not None:
+            table.to_pickle(parts / f"{task.key}.pkl")
+
+    ray_tasks = [t for t in todo if t.entry.backend == "ray"]
+    others = sorted((t for t in todo if t.entry.backend != "ray"), key=lambda t: -t.cost)  # costliest first
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="benchmark runs", unit="task",
+               disable=not progress)
     try:
         if jobs <= 1:
-            for chunk in chunks:
-                for task in chunk:
-                    bar.set_postfix_str(f"{task.problem} {task.entry.label}")
-                    tables.append(run_task(task))
-                    bar.update(1)
+            for task in ray_tasks + others:
+                bar.set_postfix_str(f"{task.problem} {task.entry.label}")
+                done_with(task, run_task(task))
+                bar.update(1)
         else:
+            # Ray's tasks go one by one to one extra worker that keeps its Ray runtime; the rest to `jobs`.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                # the slow Ray chunk first, so it overlaps with everything else
-                pending = {pool.submit(_run_chunk, chunk): chunk for chunk in sorted(chunks, key=len, reverse=True)}
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, \
+                    ProcessPoolExecutor(max_workers=1, mp_context=context) as ray_pool:
+                pending = {ray_pool.submit(run_task, t): t for t in ray_tasks}
+                pending.update({pool.submit(run_task, t): t for t in others})
                 while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        chunk = pending.pop(future)
-                        tables.extend(future.result())
-                        bar.update(len(chunk))
-                        bar.set_postfix_str(f"last: {chunk[-1].problem} {chunk[-1].entry.label}")
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = pending.pop(future)
+                        done_with(task, future.result())
+                        bar.update(1)
+                        bar.set_postfix_str(f"last: {task.problem} {task.entry.label}")
     finally:
         bar.close()
-    if not tables:
+    ordered = [tables[t.key] for t in tasks if t.key in tables]  # deterministic row order: the plan's
+    if not ordered:
         return pd.DataFrame()
-    table = pd.concat(tables, ignore_index=True)
-    order = {(t.problem, t.entry.label): i for i, t in enumerate(tasks)}  # deterministic row order
-    key = table.apply(lambda r: order.get((r["problem"], f"{r['backend']}/{r['algorithm']}"), 0), axis=1)
-    return table.assign(_order=key).sort_values(["_order", "run", "trial"], kind="stable").drop(columns="_order") \
-        .reset_index(drop=True)
+    return pd.concat(ordered, ignore_index=True)

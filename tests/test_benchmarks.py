@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.__main__ import main
 from benchmarks.problems import PROBLEMS, synthetic
-from benchmarks.summary import normalized_score, summarize
+from benchmarks.summary import clipped_score, letter_groups, nemenyi_cd, normalized_score, summarize
 
 
 @pytest.mark.parametrize("x1, x2", [(-math.pi, 12.275), (math.pi, 2.275), (9.42478, 2.475)])
@@ -37,6 +37,45 @@ def test_normalized_score():
     assert math.isnan(normalized_score(best=1.0, random_median=0.0, optimum=0.0))
 
 
+def test_clipped_score_bounds_one_bad_problem():
+    assert clipped_score(best=1000.0, random_median=10.0, optimum=0.0) == -100.0
+    assert clipped_score(best=5.0, random_median=10.0, optimum=0.0) == 50.0
+
+
+def test_nemenyi_critical_difference_matches_the_published_table():
+    # Demsar (2006), table 5: q_0.05 = 2.343 for k = 3, 2.569 for k = 4
+    assert nemenyi_cd(3, 10) == pytest.approx(2.343 * math.sqrt(3 * 4 / 60), rel=1e-3)
+    assert nemenyi_cd(4, 20) == pytest.approx(2.569 * math.sqrt(4 * 5 / 120), rel=1e-3)
+
+
+def test_letter_groups_join_only_optimizers_closer_than_the_cd():
+    groups = letter_groups({"a": 1.0, "b": 1.5, "c": 3.0, "d": 3.2}, cd=1.0)
+    assert groups == {"a": "a", "b": "a", "c": "b", "d": "b"}
+    assert letter_groups({"a": 1.0, "b": 1.8, "c": 2.6}, cd=1.0) == {"a": "a", "b": "ab", "c": "b"}
+
+
+def test_rank_test_separates_a_clearly_better_optimizer_and_not_two_equal_ones():
+    rows = []
+    for problem in ("branin", "mixed"):
+        for seed in range(8):
+            rows += _run_rows(problem, "a/good", seed, [0.0 + 0.01 * seed])
+            rows += _run_rows(problem, "b/random", seed, [5.0 + seed])
+            rows += _run_rows(problem, "c/random", seed, [5.0 + seed + (0.5 if seed % 2 else -0.5)])
+    table, overall, stats = summarize(pd.DataFrame(rows))
+    ranks = stats["ranks"]
+    assert ranks.blocks == 16 and ranks.friedman_p < 0.01
+    assert ("a/good", "b/random") in ranks.separated and ("a/good", "c/random") in ranks.separated
+    assert ("b/random", "c/random") not in ranks.separated and ("c/random", "b/random") not in ranks.separated
+    assert overall["optimizer"].iloc[0] == "a/good" and overall["mean_rank"].iloc[0] == 1.0
+    groups = dict(zip(overall["optimizer"], overall["group"], strict=True))
+    assert groups["a/good"] != groups["b/random"] and groups["b/random"] == groups["c/random"]
+    per = table.set_index(["problem", "optimizer"])
+    assert per.loc[("branin", "a/good"), "is_best"]
+    assert not per.loc[("branin", "b/random"), "tied_with_best"]  # 8 vs 8 seeds, no overlap: p < 0.05
+    low, high = per.loc[("branin", "b/random"), ["score_low", "score_high"]]
+    assert low < per.loc[("branin", "b/random"), "score"] < high
+
+
 def _run_rows(problem, optimizer, seed, values, run_seconds=1.0):
     backend, algorithm = optimizer.split("/")
     return [{"problem": problem, "run": f"{optimizer}/seed={seed}", "run_seconds": run_seconds, "backend": backend,
@@ -47,7 +86,7 @@ def _run_rows(problem, optimizer, seed, values, run_seconds=1.0):
 def test_summary_on_a_hand_made_table():
     rows = (_run_rows("branin", "a/random", 0, [5.0, 3.0]) + _run_rows("branin", "b/random", 0, [4.0, 7.0])
             + _run_rows("branin", "a/tpe", 0, [2.0, 0.397887]))
-    table, overall = summarize(pd.DataFrame(rows))
+    table, overall, _ = summarize(pd.DataFrame(rows))
     table = table.set_index("optimizer")
     # random median of the best values = median(3, 4) = 3.5; optimum 0.397887 is known for branin
     assert table.loc["a/tpe", "score"] == pytest.approx(100.0)
@@ -74,7 +113,7 @@ def test_main_command_end_to_end_and_reproducible(tmp_path, capsys):
     assert set(trials["run"].str.rsplit("/", n=1).str[0]) == {"optuna/tpe", "optuna/random", "hyperopt/anneal"}
     assert len(trials) == 2 * 3 * 2 * 6
     printed = capsys.readouterr().out
-    assert "| branin | optuna/tpe |" in printed and "mean normalized score" in printed
+    assert "| branin | optuna/tpe |" in printed and "mean rank [95% CI]" in printed and "Friedman" in printed
     html = (tmp_path / "a" / "report.html").read_text()
     assert "data:image/png;base64," in html and "conditional" in html
     again = _quick(tmp_path / "b")

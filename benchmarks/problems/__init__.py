@@ -31,15 +31,15 @@ class Problem:
 PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in [
-        Problem("branin", synthetic.BRANIN_SPACE, synthetic.branin, synthetic.BRANIN_OPTIMUM, 25, 80, "synthetic",
+        Problem("branin", synthetic.BRANIN_SPACE, synthetic.branin, synthetic.BRANIN_OPTIMUM, 25, 100, "synthetic",
                 "Branin-Hoo, 2-D continuous"),
         Problem("hartmann6", synthetic.HARTMANN6_SPACE, synthetic.hartmann6, synthetic.HARTMANN6_OPTIMUM, 25, 100,
                 "synthetic", "Hartmann 6-D continuous"),
-        Problem("mixed", synthetic.MIXED_SPACE, synthetic.mixed, synthetic.MIXED_OPTIMUM, 25, 80, "synthetic",
+        Problem("mixed", synthetic.MIXED_SPACE, synthetic.mixed, synthetic.MIXED_OPTIMUM, 25, 100, "synthetic",
                 "stepped float + log int + categorical"),
         Problem("conditional", synthetic.CONDITIONAL_SPACE, synthetic.conditional, synthetic.CONDITIONAL_OPTIMUM, 25,
-                80, "synthetic", "a choice between two sub-spaces with different optima"),
-        Problem("svm_digits", sklearn_tasks.SVM_SPACE, sklearn_tasks.svm_digits, None, 20, 60, "real",
+                100, "synthetic", "a choice between two sub-spaces with different optima"),
+        Problem("svm_digits", sklearn_tasks.SVM_SPACE, sklearn_tasks.svm_digits, None, 20, 50, "real",
                 "SVC on digits (600 samples), 3-fold CV error"),
         Problem("gb_breast_cancer", sklearn_tasks.GB_SPACE, sklearn_tasks.gb_breast_cancer, None, 20, 60, "real",
                 "gradient boosting on breast_cancer, 3-fold CV log-loss"),
