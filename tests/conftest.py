@@ -24,3 +24,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+# A real PostgreSQL server (session-scoped) and a fresh database URL per test: tests/fixtures/postgres.py
+from .fixtures.postgres import postgres_server, postgres_url  # noqa: E402, F401

@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from .explain import explain
     from .results import Result
     from .run import maximize, minimize
+    from .storage import load, studies
 
 # pandas is imported only when these are first used: `import unitune` stays light, which matters in
 # every Ray worker process that unpickles an objective.
 _LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
-         "maximize": ".run", "minimize": ".run"}
+         "maximize": ".run", "minimize": ".run",
+         "load": ".storage", "studies": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -66,10 +68,12 @@ __all__ = [
     "compare",
     "explain",
     "integer",
+    "load",
     "loguniform",
     "maximize",
     "minimize",
     "report",
     "restore",
+    "studies",
     "uniform",
 ]

@@ -84,12 +84,18 @@ def decode_intermediate(text: str) -> list[tuple[int, float]]:
     return [(s, v) for s, v in json.loads(text)]
 
 
-def encode_value(value: float) -> float | None:
+def encode_value(value: float) -> tuple[float | None, str | None]:
+    """``(value column, value_repr column)``: the REAL column holds the value (NULL for NaN, so that
+    MIN/MAX skip it); ``value_repr`` is set only where a REAL column may not keep the float's sign (-0.0)."""
     value = float(value) if value is not None else math.nan
-    return None if math.isnan(value) else value
+    if math.isnan(value):
+        return None, None
+    return value, ("-0.0" if value == 0.0 and math.copysign(1.0, value) < 0 else None)
 
 
-def decode_value(value: float | None) -> float:
+def decode_value(value: float | None, exact: str | None) -> float:
+    if exact is not None:
+        return float(exact)
     return math.nan if value is None else float(value)
 
 
@@ -161,7 +167,7 @@ class ParamCodec:
 # --- records <-> rows ---------------------------------------------------------------------------------
 
 # The trial columns a finished trial writes, in the order of ``record_row``.
-TRIAL_COLUMNS = ("state", "value", "params", "metrics", "step", "intermediate", "started", "finished",
+TRIAL_COLUMNS = ("state", "value", "value_repr", "params", "metrics", "step", "intermediate", "started", "finished",
                  "error", "optimizer_s", "worker", "info")
 
 
@@ -172,7 +178,7 @@ def record_row(record: TrialRecord, codec: ParamCodec) -> tuple[Any, ...]:
     optimizer_s = record.optimizer_s
     return (
         record.state,
-        encode_value(record.value),
+        *encode_value(record.value),
         codec.encode(record.params),
         encode_data(dict(record.metrics)),
         None if record.step is None else int(record.step),
@@ -191,12 +197,12 @@ READ_COLUMNS = ("number", *TRIAL_COLUMNS)
 
 
 def row_record(row: tuple[Any, ...], codec: ParamCodec) -> TrialRecord:
-    (number, state, value, params, metrics, step, intermediate, started, finished, error,
+    (number, state, value, value_repr, params, metrics, step, intermediate, started, finished, error,
      optimizer_s, worker, info) = row
     return TrialRecord(
         number=number,
         state=state,
-        value=math.nan if value is None else value,
+        value=decode_value(value, value_repr),
         params=codec.decode(params) if params else {},
         metrics=decode_data(metrics) if metrics else {},
         step=step,

@@ -42,6 +42,7 @@ SCHEMA = [
         seq BIGINT,
         state TEXT NOT NULL,
         value DOUBLE PRECISION,
+        value_repr TEXT,
         params TEXT,
         metrics TEXT,
         step BIGINT,
