@@ -124,10 +124,6 @@ def _warm_up(task: Task) -> None:
     problem = PROBLEMS[task.problem]
     ut.minimize(lambda p: 0.0, problem.space, backend=task.entry.backend, algorithm=task.entry.algorithm,
                 n_trials=1, seed=0)
-    if task.native:
-        from .native import run_native
-
-        run_native(task.problem, task.entry.backend, task.entry.algorithm, 1, 0)
     _WARMED.add(key)
 
 

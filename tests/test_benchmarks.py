@@ -123,3 +123,19 @@ def test_main_command_end_to_end_and_reproducible(tmp_path, capsys):
 def test_every_problem_is_described():
     for problem in PROBLEMS.values():
         assert problem.quick_trials <= problem.full_trials and problem.kind in {"synthetic", "real", "multi-fidelity"}
+
+
+def test_native_parity_column_shows_identical_runs(tmp_path, capsys):
+    from benchmarks.summary import native_parity
+
+    args = ["--native", "--problems", "mixed", "conditional", "--backends", "hyperopt:tpe", "optuna:cmaes",
+            "skopt:forest", "--trials", "12", "--seeds", "3", "--jobs", "1", "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 0
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    assert set(trials["impl"]) == {"unitune", "native"}
+    parity = native_parity(trials)
+    assert len(parity) == 2 * 3 and (parity["identical"] == parity["runs"]).all() and (parity["runs"] == 1).all()
+    assert (parity["unitune_best_mean"] == parity["native_best_mean"]).all()
+    assert "## Native parity" in (tmp_path / "summary.md").read_text()
+    # the native rows do not count as extra runs in the comparison itself
+    assert "| mixed | hyperopt/tpe |" in capsys.readouterr().out
