@@ -14,9 +14,7 @@ from hyperopt.pyll.stochastic import sample as pyll_sample
 from hyperopt.pyll_utils import EQ, expr_to_config
 
 import unitune as ut
-from unitune.backends.base import Budget, RunSpec, RunState
 from unitune.backends.hyperopt import HyperoptBackend
-from unitune.execution import TrialRunner
 from unitune.records import TrialRecord
 
 from .spaces import EVERY_PRIMITIVE
@@ -64,15 +62,17 @@ def native_fmin(space, objective, algo, n: int, seed: int) -> tuple[list, Trials
 
 def adapter(space, algorithm: str = "tpe", seed: int | None = 0, direction: str = "minimize",
             **options) -> HyperoptBackend:
-    return HyperoptBackend(RunSpec(space=ut.Space(space), algorithm=algorithm, direction=direction, seed=seed,
-                                   options=options))
+    """The adapter of a new study (so its hyperopt Trials can be read after the study ran)."""
+    study = ut.Study(space, backend="hyperopt", algorithm=algorithm, direction=direction, seed=seed, **options)
+    backend = study._ensure_adapter(None)
+    backend.study = study
+    return backend
 
 
-def drive(backend: HyperoptBackend, objective, n: int) -> tuple[list, RunState]:
-    """The shared ask/tell loop, with access to the adapter's hyperopt Trials afterwards."""
-    state = RunState()
-    records = list(backend.run(TrialRunner(objective, backend.space), Budget(n, None), state))
-    return records, state
+def drive(backend: HyperoptBackend, objective, n: int) -> tuple[list, ut.Result]:
+    """The study's own loop, with access to the adapter's hyperopt Trials afterwards."""
+    result = backend.study.optimize(objective, n_trials=n)
+    return result.records, result
 
 
 ALGOS = {
@@ -313,7 +313,7 @@ def test_interrupted_trial_is_told_as_failed():
 
 def test_pruned_trial_is_told_as_failed():
     backend = adapter({"x": ut.uniform(0.0, 1.0)})
-    suggestion = backend.ask(0)
+    suggestion = backend.ask()
     backend.tell(suggestion, TrialRecord(number=0, state="pruned", value=0.25, params=suggestion.params, step=3))
     assert backend.trials.trials[0]["result"] == {"status": STATUS_FAIL}  # its intermediate value is not a loss
 

@@ -122,10 +122,6 @@ def test_any_objects_as_categories_on_the_gp():
 
 
 def test_failures_before_any_finite_value_are_held_then_told_as_the_worst():
-    from unitune.backends.base import Budget, RunSpec, RunState
-    from unitune.backends.skopt import SkoptBackend
-    from unitune.execution import TrialRunner
-
     calls = []
 
     def objective(p):
@@ -136,9 +132,9 @@ def test_failures_before_any_finite_value_are_held_then_told_as_the_worst():
             return float("nan")
         return value(p)
 
-    space = ut.Space(SPACE)
-    adapter = SkoptBackend(RunSpec(space=space, algorithm="gp", seed=1, n_trials=12, options={"n_initial_points": 6}))
-    records = list(adapter.run(TrialRunner(objective, space), Budget(12, None), RunState()))
+    study = ut.Study(SPACE, backend="skopt", algorithm="gp", seed=1, n_initial_points=6)
+    records = study.optimize(objective, n_trials=12).records
+    adapter = study._adapter
     told = np.asarray(adapter.optimizer.yi)
     assert len(told) == 12 and np.isfinite(told).all()  # every trial told, none raw
     finite = [r.value for r in records if r.state == "complete"]

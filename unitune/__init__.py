@@ -11,6 +11,7 @@ from .exceptions import (
     BackendNotInstalledError,
     InvalidRunError,
     InvalidSpaceError,
+    InvalidTellError,
     ObjectiveReturnError,
     TrialPruned,
     TrialTimeout,
@@ -29,11 +30,12 @@ if TYPE_CHECKING:
     from .results import Result
     from .run import maximize, minimize
     from .storage import load, studies
+    from .study import Study, Trial
 
 # pandas is imported only when these are first used: `import unitune` stays light, which matters in
 # every Ray worker process that unpickles an objective.
 _LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
-         "maximize": ".run", "minimize": ".run",
+         "maximize": ".run", "minimize": ".run", "Study": ".study", "Trial": ".study",
          "load": ".storage", "studies": ".storage"}
 
 
@@ -52,9 +54,12 @@ __all__ = [
     "BackendNotInstalledError",
     "InvalidRunError",
     "InvalidSpaceError",
+    "InvalidTellError",
     "ObjectiveReturnError",
     "Result",
     "Space",
+    "Study",
+    "Trial",
     "TrialPruned",
     "TrialTimeout",
     "UnituneError",

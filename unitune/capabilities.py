@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .backends.base import FEATURES, Backend, RunSpec
+import difflib
+
+from .backends.base import FEATURES, RUN_LIMITS, Backend, RunSpec
 from .exceptions import ApproximationError, UnknownAlgorithmError, UnknownOptionError, UnsupportedFeatureError
 from .registry import supporting, supporting_algorithm, supporting_scheduler
 
@@ -27,6 +29,11 @@ def check_run(cls: type[Backend], spec: RunSpec) -> None:
             cls.name, f"scheduler={spec.scheduler!r}", others,
             hint=f"Schedulers on {cls.name!r}: {', '.join(cls.schedulers) or 'none'}.",
         )
+    if spec.scheduler_options:
+        accepted = cls.scheduler_option_names(spec.scheduler or "fifo")
+        unknown = sorted(set(spec.scheduler_options) - accepted)
+        if unknown:
+            raise UnknownOptionError(cls.name, spec.scheduler or "fifo", unknown, accepted, kind="scheduler")
     wanted = {"maximize"} if spec.direction == "maximize" else set()
     if spec.space.is_conditional:
         wanted.add("conditional")
@@ -38,7 +45,11 @@ def check_run(cls: type[Backend], spec: RunSpec) -> None:
     if allowed is not None:
         unknown = sorted(set(spec.options) - allowed)
         if unknown:
-            raise UnknownOptionError(cls.name, spec.algorithm, unknown, allowed)
+            error = UnknownOptionError(cls.name, spec.algorithm, unknown, allowed)
+            close = difflib.get_close_matches(unknown[0], [*RunSpec.settings(), *RUN_LIMITS, *allowed], n=1)
+            if close:  # a misspelt unitune argument lands among the algorithm options: say what was meant
+                error.args = (f"{error.args[0]}. Did you mean {close[0]!r}?",)
+            raise error
     cls.check(spec)
     if spec.strict:
         for param in spec.space.params:

@@ -59,6 +59,18 @@ class TrialContext:
     def last_value(self) -> float:
         return self.intermediate[-1][1] if self.intermediate else math.nan
 
+    def report(self, value: float, step: int | None, metrics: dict[str, Any]) -> bool:
+        """Record an intermediate value; True when the hooks' scheduler says the trial should stop."""
+        if step is None:
+            step = 0 if self.last_step is None else self.last_step + 1
+        step = int(step)
+        if self.last_step is not None and step <= self.last_step:
+            raise ValueError(f"report: step {step} is not after the last reported step {self.last_step}")
+        value = float(value)
+        self.intermediate.append((step, value))
+        self.metrics.update(metrics)
+        return bool(self.hooks.should_prune(step, value, self.intermediate))
+
 
 _current: ContextVar[TrialContext | None] = ContextVar("unitune_trial", default=None)
 
@@ -94,16 +106,8 @@ def report(value: float, step: int | None = None, **metrics: Any) -> None:
     propagate out of the objective.  Steps must increase.
     """
     ctx = current_trial()
-    if step is None:
-        step = 0 if ctx.last_step is None else ctx.last_step + 1
-    step = int(step)
-    if ctx.last_step is not None and step <= ctx.last_step:
-        raise ValueError(f"ut.report: step {step} is not after the last reported step {ctx.last_step}")
-    value = float(value)
-    ctx.intermediate.append((step, value))
-    ctx.metrics.update(metrics)
-    if ctx.hooks.should_prune(step, value, ctx.intermediate):
-        raise TrialPruned(f"trial {ctx.number} pruned at step {step}")
+    if ctx.report(value, step, metrics):
+        raise TrialPruned(f"trial {ctx.number} pruned at step {ctx.last_step}")
 
 
 def checkpoint(state: Any) -> None:

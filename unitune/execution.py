@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +29,12 @@ INTERRUPTED_ERROR = "KeyboardInterrupt: the run was interrupted while this trial
 TIMED_OUT_MESSAGE = "the run's timeout elapsed while this trial ran"
 
 Objective = Callable[[dict[str, Any]], Any]
+_HOST = socket.gethostname()
+
+
+def worker_name() -> str:
+    """``host:pid`` of the process evaluating a trial (the table's ``worker`` column)."""
+    return f"{_HOST}:{os.getpid()}"
 
 
 class RunInterrupted(Exception):  # noqa: N818 - internal control flow
@@ -56,7 +64,7 @@ class TrialRunner:
         ctx = TrialContext(number=number, params=assignment, hooks=hooks or NoHooks())
         started = utcnow()
         record = TrialRecord(number=number, state="failed", value=math.nan, params=assignment, started=started,
-                             finished=started)
+                             finished=started, worker=worker_name())
         try:
             with trial_context(ctx):
                 if self.deadline is None:
@@ -64,7 +72,7 @@ class TrialRunner:
                 else:
                     with _alarm_at(self.deadline):
                         returned = self.objective(self.space.build(assignment))
-            self._interpret(returned, record)
+            interpret(returned, self.metric, record)
         except TrialPruned:
             record.state = "pruned"
             record.value = ctx.last_value
@@ -88,30 +96,36 @@ class TrialRunner:
         record.step = ctx.last_step
         record.metrics = {**ctx.metrics, **record.metrics}
 
-    def _interpret(self, returned: Any, record: TrialRecord) -> None:
-        metrics: dict[str, Any] = {}
-        if isinstance(returned, Mapping):
-            if self.metric is None:
-                raise ObjectiveReturnError(
-                    f"the objective returned a dict ({sorted(map(str, returned))}); "
-                    "pass metric='<name>' to say which entry to optimize"
-                )
-            if self.metric not in returned:
-                got = sorted(map(str, returned))
-                record.error = f"KeyError: the objective's result has no metric {self.metric!r} (got {got})"
-                return
-            metrics = {str(k): v for k, v in returned.items() if k != self.metric}
-            returned = returned[self.metric]
-        record.metrics = metrics
-        if not isinstance(returned, numbers.Real) or isinstance(returned, bool):
-            record.error = f"TypeError: the objective returned {type(returned).__name__} {returned!r}, not a number"
+
+def interpret(returned: Any, metric: str | None, record: TrialRecord) -> None:
+    """Fill ``record`` from what the objective returned (a number, or a dict of metrics with ``metric``).
+
+    A complete record needs a real number that is not NaN; anything else leaves it ``failed`` with the
+    reason in ``error``.  A dict without ``metric=`` is a usage error: ``ObjectiveReturnError``.
+    """
+    metrics: dict[str, Any] = {}
+    if isinstance(returned, Mapping):
+        if metric is None:
+            raise ObjectiveReturnError(
+                f"the objective returned a dict ({sorted(map(str, returned))}); "
+                "pass metric='<name>' to say which entry to optimize"
+            )
+        if metric not in returned:
+            got = sorted(map(str, returned))
+            record.error = f"KeyError: the objective's result has no metric {metric!r} (got {got})"
             return
-        value = float(returned)
-        record.value = value
-        if math.isnan(value):
-            record.error = "ValueError: the objective returned NaN"
-            return
-        record.state = "complete"
+        metrics = {str(k): v for k, v in returned.items() if k != metric}
+        returned = returned[metric]
+    record.metrics = {**record.metrics, **metrics}
+    if not isinstance(returned, numbers.Real) or isinstance(returned, bool):
+        record.error = f"TypeError: the objective returned {type(returned).__name__} {returned!r}, not a number"
+        return
+    value = float(returned)
+    record.value = value
+    if math.isnan(value):
+        record.error = "ValueError: the objective returned NaN"
+        return
+    record.state = "complete"
 
 
 @contextmanager

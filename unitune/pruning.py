@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+import threading
 from typing import Any, ClassVar
 
 from .exceptions import InvalidRunError
@@ -29,7 +29,11 @@ SCHEDULERS: dict[str, str] = {
 
 
 class Scheduler:
-    """Decides, report by report, whether a running trial continues.  One instance per run."""
+    """Decides, report by report, whether a running trial continues.  One instance per study.
+
+    Trials may run concurrently: what belongs to one trial lives in its ``SchedulerHooks`` (passed in as
+    ``trial``), what the trials share is guarded by the scheduler's lock.
+    """
 
     options: ClassVar[dict[str, Any]] = {}
 
@@ -42,6 +46,7 @@ class Scheduler:
             )
         self.settings = {**self.options, **options}
         self.minimize = direction == "minimize"
+        self.lock = threading.Lock()
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self.minimize else a > b
@@ -52,25 +57,29 @@ class Scheduler:
             return math.nan
         return min(values) if self.minimize else max(values)
 
-    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
+    def should_stop(self, trial: SchedulerHooks, step: int, intermediate: list[tuple[int, float]]) -> bool:
         return False
 
     def observe(self, record: TrialRecord) -> None:
         """Learn from a finished trial (complete, pruned or failed)."""
 
     def hooks(self, number: int) -> SchedulerHooks:
-        return SchedulerHooks(lambda step, intermediate: self.should_stop(number, step, intermediate))
+        return SchedulerHooks(self, number)
 
 
 class SchedulerHooks:
-    """``TrialHooks`` that ask a unitune scheduler; checkpoints stay in memory for the trial."""
+    """``TrialHooks`` of one trial that ask a unitune scheduler; the trial's own scheduler state and its
+    checkpoint live here."""
 
-    def __init__(self, decide: Callable[[int, list[tuple[int, float]]], bool]) -> None:
-        self._decide = decide
+    def __init__(self, scheduler: Scheduler, number: int) -> None:
+        self.scheduler = scheduler
+        self.number = number
+        self.judged: set[int] = set()  # rungs this trial has been judged at (ASHA)
         self._state: Any = None
 
     def should_prune(self, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
-        return self._decide(step, intermediate)
+        with self.scheduler.lock:
+            return self.scheduler.should_stop(self, step, intermediate)
 
     def save_checkpoint(self, state: Any) -> None:
         self._state = state
@@ -93,9 +102,10 @@ class MedianStopping(Scheduler):
 
     def observe(self, record: TrialRecord) -> None:
         if record.state == "complete" and record.intermediate:
-            self._completed.append(record.intermediate)
+            with self.lock:
+                self._completed.append(record.intermediate)
 
-    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
+    def should_stop(self, trial: SchedulerHooks, step: int, intermediate: list[tuple[int, float]]) -> bool:
         s = self.settings
         if len(self._completed) < s["n_startup_trials"] or step < s["n_warmup_steps"]:
             return False
@@ -125,14 +135,13 @@ class SuccessiveHalving(Scheduler):
         if s["min_resource"] < 1 or s["reduction_factor"] < 2 or s["min_early_stopping_rate"] < 0:
             raise InvalidRunError("asha needs min_resource >= 1, reduction_factor >= 2, min_early_stopping_rate >= 0")
         self._rungs: dict[int, list[float]] = {}  # rung index -> sorted values (as minimization scores)
-        self._passed: dict[int, set[int]] = {}  # trial number -> rungs already judged
 
     def _rung_step(self, k: int) -> int:
         s = self.settings
         return s["min_resource"] * s["reduction_factor"] ** (s["min_early_stopping_rate"] + k)
 
-    def should_stop(self, number: int, step: int, intermediate: list[tuple[int, float]]) -> bool:
-        judged = self._passed.setdefault(number, set())
+    def should_stop(self, trial: SchedulerHooks, step: int, intermediate: list[tuple[int, float]]) -> bool:
+        judged = trial.judged
         k = 0
         while self._rung_step(k) <= step:
             if k not in judged:
@@ -154,6 +163,10 @@ class SuccessiveHalving(Scheduler):
 _CLASSES: dict[str, type[Scheduler]] = {"fifo": Fifo, "median": MedianStopping, "asha": SuccessiveHalving}
 
 
+def scheduler_class(name: str | None) -> type[Scheduler]:
+    return _CLASSES[name or "fifo"]
+
+
 def make_scheduler(name: str | None, direction: str, options: dict[str, Any]) -> Scheduler:
-    """Build the named scheduler; option names are checked here, before any trial runs."""
-    return _CLASSES[name or "fifo"](direction, **options)
+    """Build the named scheduler (its option names were checked with the run, before any trial)."""
+    return scheduler_class(name)(direction, **options)

@@ -34,6 +34,10 @@ class TrialRecord:
     started: datetime = field(default_factory=utcnow)
     finished: datetime = field(default_factory=utcnow)
     error: str | None = None
+    # Seconds the framework itself spent on this trial (its ask + its tell), next to the objective's duration_s.
+    optimizer_s: float | None = None
+    # Where the trial ran, "host:pid" (the driver for in-process trials).
+    worker: str | None = None
     # Free-form provenance for this trial (e.g. the PBT trial it was cloned from); never framework objects.
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -13,7 +13,7 @@ from .records import TrialRecord
 from .space import Choice, Conditional, Integer, Space
 
 LEADING = ["trial", "backend", "algorithm", "seed", "state", "value"]
-TRAILING = ["step", "started", "finished", "duration_s", "error"]
+TRAILING = ["step", "started", "finished", "duration_s", "optimizer_s", "worker", "error"]
 
 
 def _param_series(space: Space, records: Sequence[TrialRecord], path: str) -> pd.Series:
@@ -60,6 +60,9 @@ def build_table(
     columns["started"] = pd.Series(pd.to_datetime([r.started for r in records], utc=True))
     columns["finished"] = pd.Series(pd.to_datetime([r.finished for r in records], utc=True))
     columns["duration_s"] = pd.Series([r.duration_s for r in records], dtype="float64")
+    columns["optimizer_s"] = pd.Series([math.nan if r.optimizer_s is None else r.optimizer_s for r in records],
+                                       dtype="float64")
+    columns["worker"] = pd.Series([r.worker for r in records], dtype=object)
     columns["error"] = pd.Series([r.error for r in records], dtype=object)
     return pd.DataFrame(columns)
 

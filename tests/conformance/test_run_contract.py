@@ -122,13 +122,18 @@ def test_table_schema(backend):
     table = result.table
     assert list(table.columns) == [
         "trial", "backend", "algorithm", "seed", "state", "value", "params.x", "params.n", "params.c",
-        "step", "started", "finished", "duration_s", "error",
+        "step", "started", "finished", "duration_s", "optimizer_s", "worker", "error",
     ]
     assert str(table["trial"].dtype) == "int64" and str(table["seed"].dtype) == "Int64"
     assert str(table["params.n"].dtype) == "Int64" and table["params.x"].dtype == "float64"
     assert table["params.c"].dtype == object and table["value"].dtype == "float64"
     assert isinstance(table["started"].dtype, pd.DatetimeTZDtype)
     assert (table["finished"] >= table["started"]).all() and (table["duration_s"] >= 0).all()
+    assert table["worker"].str.fullmatch(r"[^:]+:\d+").all()  # host:pid of the process that ran the objective
+    if get_backend(backend).features >= {"ask_tell"}:  # the framework's own time per trial (ask + tell)
+        assert table["optimizer_s"].dtype == "float64" and (table["optimizer_s"] > 0).all()
+    else:  # Ray Tune runs its own loop: no per-trial framework time to measure
+        assert table["optimizer_s"].isna().all()
     assert (table["backend"] == backend).all() and (table["seed"] == 0).all()
     assert sorted(table["trial"]) == list(range(5))
     assert table["finished"].is_monotonic_increasing  # rows in the order trials finished

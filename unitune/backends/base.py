@@ -1,11 +1,12 @@
-"""What every adapter is: capabilities as class data, a translation report, and a run method.
+"""What every adapter is: capabilities as class data, a translation report, and ask/tell or a run method.
 
 Two shapes:
 
-* ``AskTellBackend`` — the framework proposes one trial at a time (Optuna, Hyperopt, scikit-optimize);
-  unitune's loop evaluates it and tells the result back.  Adapters implement ``ask``/``tell``.
-* ``Backend`` — the framework drives its own loop (Ray Tune); the adapter implements ``run`` and yields
-  one ``TrialRecord`` per finished trial, evaluated through the shared ``TrialRunner``.
+* ``AskTellBackend`` — the framework proposes trials (Optuna, Hyperopt, scikit-optimize); ``ut.Study``
+  asks, evaluates and tells.  Adapters implement ``ask``/``tell`` (and ``ask_batch`` where the framework
+  has its own way of proposing several pending trials at once).
+* ``LoopBackend`` — the framework drives its own loop (Ray Tune); the adapter implements ``run`` and
+  yields one ``TrialRecord`` per finished trial, evaluated through the shared ``TrialRunner``.
 
 Adapter modules must not import their framework at module level: import it in ``__init__`` or in
 helpers, so ``ut.backends()`` works without the framework installed.
@@ -16,12 +17,13 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 from ..context import NoHooks, TrialHooks
-from ..execution import RunInterrupted, TrialRunner
-from ..pruning import Scheduler, make_scheduler
+from ..execution import TrialRunner
+from ..pruning import Scheduler, make_scheduler, scheduler_class
 from ..records import TrialRecord
 from ..space import Param, Space
 
@@ -34,6 +36,7 @@ FEATURES = {
     "pruning": "intermediate reports with a pruning scheduler",
     "checkpoint": "ut.checkpoint / ut.restore across scheduler decisions",
     "n_jobs": "n_jobs > 1 (concurrent trials)",
+    "ask_tell": "ask/tell (ut.Study.ask and Study.tell)",
 }
 
 
@@ -48,7 +51,12 @@ class Translation:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A validated run request, as the adapter receives it."""
+    """The one list of a study's settings, as the adapter receives it.
+
+    ``ut.Study(space, backend=..., **settings)`` (and so ``ut.minimize``) takes every field below except
+    ``space`` and the run limits (``n_trials``, ``timeout``, ``n_jobs``, ``progress``), which are
+    arguments of ``Study.optimize``; any other keyword is an option of the backend's algorithm.
+    """
 
     space: Space
     algorithm: str
@@ -65,6 +73,15 @@ class RunSpec:
     progress: bool = False
     verbose: bool = False
     storage_path: str | None = None
+
+    @classmethod
+    def settings(cls) -> frozenset[str]:
+        """The names ``ut.Study`` takes as settings (the other keywords are algorithm options)."""
+        return frozenset(f.name for f in fields(cls)) - RUN_LIMITS - {"space", "options"}
+
+
+# RunSpec fields that belong to one ``Study.optimize`` call, not to the study.
+RUN_LIMITS = frozenset({"n_trials", "timeout", "n_jobs", "progress"})
 
 
 @dataclass
@@ -101,7 +118,11 @@ class RunState:
 
 @dataclass
 class Suggestion:
-    """One trial proposed by an ask/tell framework: unitune's flat params plus the adapter's handle."""
+    """One trial proposed by an ask/tell framework: unitune's flat params plus the adapter's handle.
+
+    Everything an adapter needs to tell this trial back lives here (not in the adapter), so several
+    trials may be pending at once.
+    """
 
     number: int
     params: dict[str, Any]
@@ -109,7 +130,7 @@ class Suggestion:
 
 
 class Backend(ABC):
-    """Base class of all adapters.  Subclasses fill in the class data and ``run``."""
+    """Base class of all adapters.  Subclasses fill in the class data and ``AskTellBackend``/``LoopBackend``."""
 
     name: ClassVar[str]
     extra: ClassVar[str]  # the pip extra: pip install "unitune[<extra>]"
@@ -136,17 +157,23 @@ class Backend(ABC):
         return frozenset()
 
     @classmethod
+    def scheduler_option_names(cls, scheduler: str) -> frozenset[str]:
+        """Keyword options ``scheduler`` accepts in ``scheduler_options`` (default: unitune's schedulers)."""
+        return frozenset(scheduler_class(scheduler).options)
+
+    @classmethod
+    def calls(cls, spec: RunSpec) -> AbstractContextManager[Any]:
+        """A context around every call into the framework (quiet logging, fixed threads, …) that restores
+        what it changed afterwards; nothing by default."""
+        return nullcontext()
+
+    @classmethod
     @abstractmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
         """How ``param`` becomes a native dimension under ``algorithm`` (for ``ut.explain``/strict)."""
 
-    # -- running --------------------------------------------------------------------------------------
-    @abstractmethod
-    def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
-        """Run trials until the budget is spent, yielding each record as it finishes."""
-
     def close(self) -> None:
-        """Release framework resources (called once, even after errors)."""
+        """Release framework resources and restore what the adapter changed (called once, even after errors)."""
         return None
 
     @property
@@ -154,15 +181,26 @@ class Backend(ABC):
         return self.spec.direction == "minimize"
 
 
+class LoopBackend(Backend):
+    """A framework that drives its own loop (Ray Tune): ``run`` yields each trial's record as it finishes."""
+
+    @abstractmethod
+    def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
+        """Run trials until the budget is spent, yielding each record as it finishes."""
+
+
 class AskTellBackend(Backend):
-    """A framework driven one trial at a time by unitune's sequential loop.
+    """A framework that proposes trials on request; ``ut.Study`` asks, evaluates and tells.
 
     Frameworks without pruning of their own declare ``schedulers = pruning.SCHEDULERS`` and get
     unitune's backend-independent schedulers through the default ``hooks``; frameworks with native
-    pruning (Optuna) set ``native_pruning = True`` and override ``hooks``.
+    pruning (Optuna) set ``native_pruning = True`` and override ``hooks``.  The study serializes
+    calls into the adapter (one lock), so adapters need not be thread-safe, but every trial's own
+    state must live in its ``Suggestion``: several trials may be pending at once.
     """
 
     native_pruning: ClassVar[bool] = False
+    features: ClassVar[frozenset[str]] = frozenset({"conditional", "maximize", "ask_tell"})
 
     def __init__(self, spec: RunSpec) -> None:
         super().__init__(spec)
@@ -171,12 +209,29 @@ class AskTellBackend(Backend):
             self._scheduler = make_scheduler(spec.scheduler, spec.direction, spec.scheduler_options)
 
     @abstractmethod
-    def ask(self, number: int) -> Suggestion | None:
-        """Propose trial ``number``; ``None`` when the algorithm has nothing left (e.g. grid exhausted)."""
+    def ask(self) -> Suggestion | None:
+        """Propose a trial (the study numbers it); ``None`` when the algorithm has nothing left (e.g. grid
+        exhausted)."""
+
+    def ask_batch(self, n: int) -> list[Suggestion]:
+        """Propose ``n`` trials that will run at once (default: one ``ask`` each; the framework sees the
+        earlier ones as pending).  May return fewer when the algorithm runs out."""
+        batch = []
+        for _ in range(n):
+            suggestion = self.ask()
+            if suggestion is None:
+                break
+            batch.append(suggestion)
+        return batch
 
     @abstractmethod
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         """Report the finished trial back to the framework."""
+
+    @abstractmethod
+    def history(self) -> list[tuple[dict[str, Any], float | None]]:
+        """What the framework holds of every finished trial: decoded params and the value it was told
+        (``None`` for a trial told as failed/pruned without a value).  For tests and debugging."""
 
     def hooks(self, suggestion: Suggestion) -> TrialHooks:
         """The hooks ``ut.report`` uses for this trial: unitune's scheduler, or never prune."""
@@ -184,37 +239,8 @@ class AskTellBackend(Backend):
             return NoHooks()
         return self._scheduler.hooks(suggestion.number)
 
-    def _finished(self, suggestion: Suggestion, record: TrialRecord) -> None:
+    def finish(self, suggestion: Suggestion, record: TrialRecord) -> None:
+        """Tell the framework, then let unitune's scheduler (if any) learn from the trial."""
         self.tell(suggestion, record)
         if self._scheduler is not None:
             self._scheduler.observe(record)
-
-    def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
-        number = 0
-        while True:
-            reason = budget.stop_reason(number)
-            if reason:
-                state.stop_reason = reason
-                return
-            try:
-                suggestion = self.ask(number)
-            except KeyboardInterrupt:
-                state.interrupted, state.stop_reason = True, "interrupted"
-                return
-            if suggestion is None:
-                state.stop_reason = "exhausted"
-                return
-            try:
-                record = runner.run(suggestion.number, suggestion.params, self.hooks(suggestion))
-            except RunInterrupted as stop:
-                self._finished(suggestion, stop.record)
-                state.interrupted, state.stop_reason = True, "interrupted"
-                yield stop.record
-                return
-            try:
-                self._finished(suggestion, record)
-            except Exception:
-                yield record  # the trial finished: keep it even though the framework failed to take it
-                raise
-            yield record
-            number += 1

@@ -52,7 +52,7 @@ class HyperoptBackend(AskTellBackend):
     }
     default_algorithm = "tpe"
     schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: hyperopt has no early stopping
-    features = frozenset({"conditional", "maximize", "pruning"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
     seeded_algorithms = frozenset(_ALGORITHMS)
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -130,7 +130,6 @@ class HyperoptBackend(AskTellBackend):
             options["verbose"] = spec.verbose  # tpe.suggest logs two INFO lines per trial by default
         self._algo = functools.partial(module.suggest, **options) if options else module.suggest
         self._decoders: dict[str, Decoder] = {}  # path -> native value -> unitune value
-        self._vals: dict[str, list[Any]] = {}  # misc['vals'] of the trial being decoded
         expr = self._native(self.space.root)
         self.domain = base.Domain(_not_called, expr)
         self.trials = base.Trials()
@@ -138,7 +137,6 @@ class HyperoptBackend(AskTellBackend):
         # (unitune's seed is the only seed: HYPEROPT_FMIN_SEED is not read).
         self._rstate = np.random.default_rng(spec.seed)
         self._sign = 1.0 if self.minimizing else -1.0  # hyperopt only minimizes
-        self._decode = self._decode_param  # bound once: called for every active parameter of every trial
 
     # -- the native space ------------------------------------------------------------------------------
     def _native(self, node: Node) -> Any:
@@ -193,26 +191,37 @@ class HyperoptBackend(AskTellBackend):
         decoders[label] = dim.options.__getitem__
         return hp.choice(label, list(range(len(dim.options))))
 
-    def _decode_param(self, param: Param) -> Any:
+    def _decode_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
         # misc["vals"] holds [value] for an active label and [] for an inactive one (Trials.vals, by
-        # contrast, lists only the active values, so it cannot be lined up with trial ids).
-        return self._decoders[param.path](self._vals[param.path][0])
+        # contrast, lists only the active values, so it cannot be lined up with trial ids).  The vals are
+        # the document's own, so trials asked concurrently never decode each other's values.
+        vals, decoders = doc["misc"]["vals"], self._decoders
+        return self.space.sample(lambda param: decoders[param.path](vals[param.path][0]))
 
     # -- ask / tell --------------------------------------------------------------------------------------
-    def ask(self, number: int) -> Suggestion | None:
+    def ask(self) -> Suggestion | None:
+        batch = self.ask_batch(1)
+        return batch[0] if batch else None
+
+    def ask_batch(self, n: int) -> list[Suggestion]:
+        # One suggestion call for n new trial ids, as fmin does with max_queue_len=n; for n = 1 it is
+        # exactly FMinIter's step (one rstate draw per suggestion).
         base, trials = self._base, self.trials
-        new_ids = trials.new_trial_ids(1)
+        new_ids = trials.new_trial_ids(n)
         # fmin refreshes here too; Trials is already current (refreshed after every insert and tell).
         docs = self._algo(new_ids, self.domain, trials, self._rstate.integers(2**31 - 1))
         if not docs:
-            return None
+            return []
         trials.insert_trial_docs(docs)
-        doc = trials._dynamic_trials[-1]  # the inserted document (insert may copy it)
-        doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
+        inserted = trials._dynamic_trials[-len(docs):]  # the inserted documents (insert may copy them)
+        for doc in inserted:
+            doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
         trials.refresh()
-        self._vals = doc["misc"]["vals"]
-        params = self.space.sample(self._decode)
-        return Suggestion(number=number, params=params, handle=doc)
+        return [Suggestion(number=-1, params=self._decode_doc(doc), handle=doc) for doc in inserted]
+
+    def history(self) -> list[tuple[dict[str, Any], float | None]]:
+        done = [d for d in self.trials._dynamic_trials if d["state"] == self._base.JOB_STATE_DONE]
+        return [(self._decode_doc(d), d["result"].get("loss")) for d in done]
 
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         base, doc = self._base, suggestion.handle

@@ -7,9 +7,10 @@ native ``study.optimize``.  Pruning uses Optuna's own pruners through ``trial.re
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from ..exceptions import BackendNotInstalledError, UnsupportedFeatureError
@@ -79,7 +80,7 @@ class OptunaBackend(AskTellBackend):
         "threshold": "stop outside thresholds (ThresholdPruner)",
         "wilcoxon": "Wilcoxon signed-rank test (WilcoxonPruner)",
     }
-    features = frozenset({"conditional", "maximize", "pruning"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
     native_pruning = True
     seeded_algorithms = frozenset(_SAMPLERS)
 
@@ -90,6 +91,12 @@ class OptunaBackend(AskTellBackend):
 
         sampler = getattr(optuna.samplers, _SAMPLERS[algorithm])
         return frozenset(inspect.signature(sampler).parameters) - {"seed", "search_space"}
+
+    @classmethod
+    def scheduler_option_names(cls, scheduler: str) -> frozenset[str]:
+        import optuna
+
+        return frozenset(inspect.signature(getattr(optuna.pruners, _PRUNERS[scheduler])).parameters)
 
     @classmethod
     def check(cls, spec: RunSpec) -> None:
@@ -146,6 +153,24 @@ class OptunaBackend(AskTellBackend):
         return Translation(native, "exact", note)
 
     # -- running --------------------------------------------------------------------------------------
+    @classmethod
+    @contextlib.contextmanager
+    def calls(cls, spec: RunSpec) -> Iterator[None]:
+        # Optuna logs every trial at INFO and warns that some samplers are experimental; quiet unless
+        # verbose=True, and Optuna's verbosity is put back after each call.
+        import optuna
+
+        verbosity = optuna.logging.get_verbosity()
+        if not spec.verbose:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                if not spec.verbose:
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                yield
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+
     def __init__(self, spec: RunSpec) -> None:
         super().__init__(spec)
         import optuna
@@ -154,19 +179,14 @@ class OptunaBackend(AskTellBackend):
         global _tell_with_warning
         if _tell_with_warning is _UNSET:
             _tell_with_warning = _internal_tell()
-        self._verbosity = optuna.logging.get_verbosity()
-        if not spec.verbose:
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._encoded = {
             p.path for p in self.space.params if isinstance(p.dim, Choice) and not native_categorical(p.dim.options)
         }
-        with warnings.catch_warnings():
-            if not spec.verbose:
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = self._make_sampler()
-            pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
+        sampler = self._make_sampler()
+        pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
         self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
         self._grid_size = self._count_grid() if spec.algorithm == "grid" else None
+        self._asked = 0  # trials handed out: the grid is exhausted after _grid_size of them
 
     def _make_sampler(self) -> Any:
         spec = self.spec
@@ -178,6 +198,10 @@ class OptunaBackend(AskTellBackend):
                 and not spec.verbose:  # (TPE deprecated the flag in Optuna 4.9)
             # ut.explain reports which parameters fall back to independent sampling; no runtime warning.
             kwargs.setdefault("warn_independent_sampling", False)
+        if spec.algorithm == "tpe":
+            # Pending (running) trials count as bad ones, so concurrent TPE suggestions spread out instead of
+            # piling onto one point.  With no trial pending (one at a time) the sequence is unchanged.
+            kwargs.setdefault("constant_liar", True)
         return cls(seed=spec.seed, **kwargs)
 
     def _count_grid(self) -> int:
@@ -205,12 +229,25 @@ class OptunaBackend(AskTellBackend):
             return dim.options[trial.suggest_categorical(name, list(range(len(dim.options))))]
         return dim.options[dim.index(trial.suggest_categorical(name, list(dim.options)))]
 
-    def ask(self, number: int) -> Suggestion | None:
-        if self._grid_size is not None and number >= self._grid_size:
-            return None  # every grid point has been evaluated
-        trial = self.study.ask()
+    def ask(self) -> Suggestion | None:
+        if self._grid_size is not None and self._asked >= self._grid_size:
+            return None  # every grid point has been handed out
+        self._asked += 1
+        trial = self.study.ask()  # pending trials stay RUNNING in Optuna's storage: samplers see them
         params = self.space.sample(lambda p: self._suggest(trial, p))
-        return Suggestion(number=trial.number, params=params, handle=trial)
+        return Suggestion(number=-1, params=params, handle=trial)
+
+    def history(self) -> list[tuple[dict[str, Any], float | None]]:
+        states = self._optuna.trial.TrialState
+        return [(self._decode(t.params), t.value) for t in self.study.get_trials(deepcopy=False)
+                if t.state != states.RUNNING]
+
+    def _decode(self, native: dict[str, Any]) -> dict[str, Any]:
+        decoded = {}
+        for path, value in native.items():
+            dim = self.space.param(path).dim
+            decoded[path] = dim.options[value] if path in self._encoded else value
+        return decoded
 
     def hooks(self, suggestion: Suggestion) -> _OptunaHooks:
         return _OptunaHooks(suggestion.handle)
@@ -239,9 +276,6 @@ class OptunaBackend(AskTellBackend):
         else:
             _tell_with_warning(study=self.study, trial=trial, value_or_values=value, state=state,
                                suppress_warning=True)
-
-    def close(self) -> None:
-        self._optuna.logging.set_verbosity(self._verbosity)
 
 
 def _internal_tell() -> Any:

@@ -27,6 +27,7 @@ How a run maps onto Ray Tune:
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import math
 import os
@@ -43,7 +44,7 @@ from ..exceptions import InvalidRunError, ObjectiveReturnError, TrialTimeout, Un
 from ..execution import INTERRUPTED_ERROR, TIMED_OUT_MESSAGE, TrialRunner
 from ..records import TrialRecord, format_error, utcnow
 from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
-from .base import Backend, Budget, RunSpec, RunState, Translation
+from .base import Budget, LoopBackend, RunSpec, RunState, Translation
 
 METRIC = "unitune_objective"
 _GRID_KEY = "unitune_grid_point"
@@ -58,7 +59,7 @@ _PAUSING_SCHEDULERS = frozenset({"hyperband", "pbt"})
 _start_lock = threading.Lock()
 
 
-class RayBackend(Backend):
+class RayBackend(LoopBackend):
     """Ray Tune: random or grid search with Ray's schedulers (ASHA, Hyperband, median stopping, PBT)."""
 
     name = "ray"
@@ -105,6 +106,16 @@ class RayBackend(Backend):
         return frozenset()
 
     @classmethod
+    def scheduler_option_names(cls, scheduler: str) -> frozenset[str]:
+        import inspect
+
+        from ray.tune import schedulers  # imports the classes only: Ray is not started
+
+        # metric and mode are unitune's (it optimizes its own metric in the study's direction)
+        names = inspect.signature(getattr(schedulers, _SCHEDULERS[scheduler])).parameters
+        return frozenset(names) - {"metric", "mode"}
+
+    @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
         native, note = _describe(param)
         if algorithm == "grid":
@@ -121,6 +132,10 @@ class RayBackend(Backend):
         self._codec = _Codec(self.space)
 
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
+        with _restored(_ENV_VARS, _LOGGERS):
+            yield from self._run(runner, budget, state)
+
+    def _run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
         tune = _ensure_ray(self.spec.verbose)
         spec = self.spec
         grid = _grid_points(self.space, spec.n_trials) if spec.algorithm == "grid" else None
@@ -170,10 +185,7 @@ class RayBackend(Backend):
         finally:
             if spec.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
-        while not queue.empty():
-            rid, trial_id, blob = queue.get_nowait()
-            if rid == run_id:
-                collector.finished[trial_id] = blob
+        collector.finished.update(_records_of(run_id, queue))
         if collector.fatal is not None:
             raise ObjectiveReturnError(collector.fatal)
         timed_out = budget.deadline is not None and time.monotonic() >= budget.deadline
@@ -322,6 +334,18 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
 
 
 _queue: Any = None
+_stash: dict[str, dict[str, str]] = {}  # run id -> {trial id: encoded record} taken off the queue for another run
+_stash_lock = threading.Lock()
+
+
+def _records_of(run_id: str, queue: Any) -> dict[str, str]:
+    """This run's finished records; records of other runs in this process (two runs at once share the
+    queue) are kept for them instead of being dropped."""
+    with _stash_lock:
+        while not queue.empty():
+            rid, trial_id, blob = queue.get_nowait()
+            _stash.setdefault(rid, {})[trial_id] = blob
+        return _stash.pop(run_id, {})
 
 
 def _record_queue() -> Any:
@@ -510,6 +534,7 @@ class _SigintWatch:
     def __init__(self) -> None:
         self.fired = False
         self._previous: Any = None
+        self._previous_usr1: Any = None
         self._sentinel: Any = None
 
     def __enter__(self) -> _SigintWatch:
@@ -518,6 +543,7 @@ class _SigintWatch:
         if threading.current_thread() is not threading.main_thread():
             return self
         self._previous = signal.getsignal(signal.SIGINT)
+        self._previous_usr1 = signal.getsignal(signal.SIGUSR1) if hasattr(signal, "SIGUSR1") else None
 
         def sentinel(signum: int, frame: Any) -> None:  # a second Ctrl-C: stop hard, as before
             self.fired = True
@@ -535,8 +561,8 @@ class _SigintWatch:
         if signal.getsignal(signal.SIGINT) is self._sentinel:
             self.fired = True
         signal.signal(signal.SIGINT, self._previous)
-        if hasattr(signal, "SIGUSR1"):  # Ray leaves its handler there too
-            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        if self._previous_usr1 is not None:  # Ray leaves its handler there too: put back the one we found
+            signal.signal(signal.SIGUSR1, self._previous_usr1)
 
 
 def _cpus_per_trial(n_jobs: int) -> float:
@@ -545,6 +571,30 @@ def _cpus_per_trial(n_jobs: int) -> float:
 
     cpus = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node.get("Alive")]
     return min(max(cpus), sum(cpus) / n_jobs)
+
+
+_ENV_VARS = ("RAY_USAGE_STATS_ENABLED", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "RAY_AIR_NEW_OUTPUT",
+             "RAY_TRAIN_V2_ENABLED", "RAY_AUTH_MODE")
+_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.data")
+
+
+@contextlib.contextmanager
+def _restored(env_vars: tuple[str, ...], loggers: tuple[str, ...]) -> Iterator[None]:
+    """Put the environment variables and logger levels a run changes back as they were after it."""
+    import logging
+
+    env = {name: os.environ.get(name) for name in env_vars}
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    try:
+        yield
+    finally:
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _ensure_ray(verbose: bool) -> Any:

@@ -62,7 +62,7 @@ class SkoptBackend(AskTellBackend):
     }
     default_algorithm = "gp"
     schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: skopt has no early stopping
-    features = frozenset({"conditional", "maximize", "pruning"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
     seeded_algorithms = frozenset({"gp", "forest", "gbrt", "random"})
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -110,7 +110,8 @@ class SkoptBackend(AskTellBackend):
         self._sign = 1.0 if self.minimizing else -1.0  # skopt only minimizes
         self._worst: float | None = None  # worst finite y told so far
         self._held: list[list[Any]] = []  # points of failed trials waiting for a first finite value
-        with self._quiet(), _sklearn_compatible_skopt():
+        self._pending: dict[int, list[Any]] = {}  # id(suggestion) -> its point, for trials asked and not told
+        with _sklearn_compatible_skopt():
             # The constructors below mirror gp_minimize / forest_minimize / gbrt_minimize / dummy_minimize.
             self.optimizer = self._build(dimensions, check_random_state(spec.seed))
 
@@ -189,37 +190,63 @@ class SkoptBackend(AskTellBackend):
         self._decoders.append(lambda x: options[int(x)])
         return Categorical([str(i) for i in range(len(options))], name=name)
 
+    @classmethod
     @contextmanager
-    def _quiet(self) -> Iterator[None]:
+    def calls(cls, spec: RunSpec) -> Iterator[None]:
         with warnings.catch_warnings():
-            if not self.spec.verbose:  # ConvergenceWarning from the GP, "evaluated at this point before", …
+            if not spec.verbose:  # ConvergenceWarning from the GP, "evaluated at this point before", …
                 warnings.simplefilter("ignore")
             yield
 
-    def ask(self, number: int) -> Suggestion | None:
-        with self._quiet():
-            x = self.optimizer.ask()
+    def _suggestion(self, x: list[Any]) -> Suggestion:
+        x = list(x)
+        suggestion = Suggestion(number=-1, params=self._decode(x), handle=x)
+        self._pending[id(suggestion)] = x
+        return suggestion
+
+    def _decode(self, x: list[Any]) -> dict[str, Any]:
         values = dict(zip(self._paths, (decode(v) for decode, v in zip(self._decoders, x, strict=True)), strict=True))
         # Flattened conditional space: keep only what the active branches use.
-        params = {p.path: values[p.path] for p in self.space.active_params(values)} if self.space.is_conditional \
+        return {p.path: values[p.path] for p in self.space.active_params(values)} if self.space.is_conditional \
             else values
-        return Suggestion(number=number, params=params, handle=list(x))
+
+    def ask(self) -> Suggestion | None:
+        if not self._pending:
+            return self._suggestion(self.optimizer.ask())
+        # Trials are pending: skopt's own ask(n_points) strategy for them — a copy of the optimizer is told
+        # each pending point with the constant lie min(y) ("cl_min"), then asked (the model-based
+        # Optimizer.ask() would otherwise return the same point until the next tell).
+        with _sklearn_compatible_skopt():
+            opt = self.optimizer.copy(random_state=self.optimizer.rng.randint(0, _INT32_MAX))
+        lie = min(opt.yi) if opt.yi else 0.0
+        opt.tell(list(self._pending.values()), [lie] * len(self._pending))
+        return self._suggestion(opt.ask())
+
+    def ask_batch(self, n: int) -> list[Suggestion]:
+        if self._pending or n == 1:
+            return super().ask_batch(n)
+        with _sklearn_compatible_skopt():  # ask(n_points) builds Optimizer.copy(), which the repair must cover
+            points = self.optimizer.ask(n_points=n, strategy="cl_min")
+        return [self._suggestion(x) for x in points]
+
+    def history(self) -> list[tuple[dict[str, Any], float | None]]:
+        return [(self._decode(list(x)), float(y)) for x, y in zip(self.optimizer.Xi, self.optimizer.yi, strict=True)]
 
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         x = suggestion.handle
-        with self._quiet():
-            if record.ok:
-                y = self._sign * record.value
-                self._worst = y if self._worst is None else max(self._worst, y)
-                held, self._held = self._held, []
-                if held:  # failures before the first finite value, told now as that (worst) value
-                    self.optimizer.tell(held, [self._worst] * len(held))
-                self.optimizer.tell(x, y)
-            elif self._worst is None:
-                self._held.append(x)
-            else:
-                # NaN/inf/failed/pruned: never told raw (one NaN breaks the GP); the worst finite value so far.
-                self.optimizer.tell(x, self._worst)
+        self._pending.pop(id(suggestion), None)
+        if record.ok:
+            y = self._sign * record.value
+            self._worst = y if self._worst is None else max(self._worst, y)
+            held, self._held = self._held, []
+            if held:  # failures before the first finite value, told now as that (worst) value
+                self.optimizer.tell(held, [self._worst] * len(held))
+            self.optimizer.tell(x, y)
+        elif self._worst is None:
+            self._held.append(x)
+        else:
+            # NaN/inf/failed/pruned: never told raw (one NaN breaks the GP); the worst finite value so far.
+            self.optimizer.tell(x, self._worst)
 
 
 def _plain_strings(options: tuple[Any, ...]) -> bool:

@@ -1,0 +1,412 @@
+"""``ut.Study``: one object that asks for trials and is told their results, and the one loop that runs them.
+
+``Study.ask()`` hands out a ``Trial`` (number + params shaped like the space), ``Study.tell()`` takes its
+result back; ``Study.optimize()`` is that loop around an objective, and ``ut.minimize``/``ut.maximize``
+are ``Study(...).optimize(...)``.  A study serializes every call into the framework adapter with one
+lock, so trials can be asked and told from several threads; what belongs to one trial lives in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal
+
+from .backends.base import RUN_LIMITS, AskTellBackend, Backend, Budget, LoopBackend, RunSpec, RunState, Suggestion
+from .capabilities import check_run
+from .context import TrialContext, TrialHooks
+from .exceptions import BackendError, InvalidRunError, InvalidTellError, ObjectiveReturnError, UnsupportedFeatureError
+from .execution import RunInterrupted, TrialRunner, interpret, worker_name
+from .progress import ProgressBar
+from .records import TrialRecord, format_error, utcnow
+from .registry import get_backend, supporting
+from .results import Result
+from .space import Space, as_space
+
+Direction = Literal["minimize", "maximize"]
+TOLD_STATES = ("complete", "pruned", "failed")
+
+
+class Trial:
+    """A trial handed out by ``Study.ask()``.
+
+    ``number`` is its 0-based number in the study, ``params`` the parameters shaped like the space (a
+    conditional choice gives ``(label, sub_params)``), ``assignment`` the same as a flat ``{path: value}``
+    dict.  Evaluate it, optionally ``report`` intermediate values, then hand the result to ``study.tell``.
+    """
+
+    def __init__(self, study: Study, suggestion: Suggestion, hooks: TrialHooks, ask_s: float) -> None:
+        self.number = suggestion.number
+        self.assignment = suggestion.params
+        self.params = study.space.build(suggestion.params)
+        self.started = utcnow()
+        self.hooks = hooks
+        self._study = study
+        self._suggestion = suggestion
+        self._ask_s = ask_s
+        self._ctx = TrialContext(number=self.number, params=self.assignment, hooks=hooks)
+
+    def report(self, value: float, step: int | None = None, **metrics: Any) -> bool:
+        """Record an intermediate ``value`` at ``step`` (default: the next integer) plus optional metrics.
+
+        Returns True when the study's scheduler says the trial should stop; then tell it with
+        ``study.tell(trial, state="pruned")``.  Steps must increase.
+        """
+        return self._ctx.report(value, step, metrics)
+
+    @property
+    def intermediate(self) -> list[tuple[int, float]]:
+        """The ``(step, value)`` pairs reported so far."""
+        return list(self._ctx.intermediate)
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self.params!r})"
+
+
+def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any]) -> RunSpec:
+    """The study's ``RunSpec``: unitune settings by name, every other keyword an algorithm option."""
+    names = RunSpec.settings()
+    misplaced = sorted(RUN_LIMITS & settings.keys())
+    if misplaced:
+        raise InvalidRunError(f"{', '.join(misplaced)}: an argument of Study.optimize(...) (and of ut.minimize), "
+                              "not a study setting")
+    options = {k: v for k, v in settings.items() if k not in names}
+    known = {k: v for k, v in settings.items() if k in names}
+    seed, metric = known.get("seed"), known.get("metric")
+    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise InvalidRunError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    if metric is not None and not isinstance(metric, str):
+        raise InvalidRunError(f"metric must be a str, got {metric!r}")
+    scheduler_options = known.pop("scheduler_options", None) or {}
+    if not isinstance(scheduler_options, Mapping):
+        raise InvalidRunError(f"scheduler_options must be a dict, got {scheduler_options!r}")
+    known["algorithm"] = known.get("algorithm") or cls.default_algorithm
+    if seed is not None:
+        known["seed"] = int(seed)
+    return RunSpec(space=space, direction=direction,  # type: ignore[arg-type]
+                   scheduler_options=dict(scheduler_options), options=options, **known)
+
+
+def _check_run_limits(objective: Any, n_trials: Any, timeout: Any, n_jobs: Any) -> None:
+    if not callable(objective):
+        raise InvalidRunError(f"objective must be callable, got {type(objective).__name__}")
+    if n_trials is None and timeout is None:
+        raise InvalidRunError("give n_trials (>= 1), timeout (seconds), or both")
+    if n_trials is not None and (
+        not isinstance(n_trials, numbers.Integral) or isinstance(n_trials, bool) or n_trials < 1
+    ):
+        raise InvalidRunError(f"n_trials must be an int >= 1, got {n_trials!r}")
+    if timeout is not None and (
+        not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or not 0 < timeout < math.inf
+    ):
+        raise InvalidRunError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise InvalidRunError(f"n_jobs must be an int >= 1, got {n_jobs!r}")
+
+
+class Study:
+    """An optimization of ``space`` with one backend: ask for trials and tell their results, or ``optimize``.
+
+    Args:
+        space: a dict of primitives (``ut.uniform``, ``ut.loguniform``, ``ut.integer``, ``ut.choice``),
+            constants and nested dicts, or a ``ut.Space``.
+        backend: ``"optuna"``, ``"hyperopt"``, ``"skopt"``, ``"ray"`` or a registered plugin.
+        direction: ``"minimize"`` or ``"maximize"``.
+        **settings: the study's settings — ``algorithm`` (the backend's default when omitted), ``seed``,
+            ``metric`` (the key to optimize when results are dicts), ``scheduler`` and
+            ``scheduler_options`` (early stopping for ``report``), ``strict`` (refuse any approximated
+            translation), ``verbose`` (let the framework log), ``storage_path`` (where Ray writes) —
+            and any option of the backend's algorithm (e.g. Optuna's ``n_startup_trials=5``).
+            Everything is checked here, before any framework object exists; unknown names are an error.
+
+    ``ask``/``tell`` work on every backend that proposes trials on request (Optuna, Hyperopt,
+    scikit-optimize); Ray Tune drives its own loop, so there only ``optimize`` works.
+    """
+
+    def __init__(self, space: Space | Mapping[str, Any], *, backend: str, direction: Direction = "minimize",
+                 **settings: Any) -> None:
+        if not isinstance(backend, str):
+            raise InvalidRunError(f"backend must be a name (str), got {backend!r}")
+        if direction not in ("minimize", "maximize"):
+            raise InvalidRunError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        self.space = as_space(space)
+        self.backend_class = get_backend(backend)
+        self.spec = _spec(self.backend_class, self.space, direction, settings)
+        check_run(self.backend_class, self.spec)
+        self._adapter: Backend | None = None
+        self._lock = threading.RLock()
+        self._records: list[TrialRecord] = []
+        self._pending: dict[int, Trial] = {}
+        self._told: set[int] = set()
+        self._next_number = 0
+        self._interrupted = False
+        self._stop_reason = "n_trials"
+
+    # -- what the study is -------------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        return self.backend_class.name
+
+    @property
+    def algorithm(self) -> str:
+        return self.spec.algorithm
+
+    @property
+    def direction(self) -> str:
+        return self.spec.direction
+
+    @property
+    def seed(self) -> int | None:
+        return self.spec.seed
+
+    @property
+    def records(self) -> list[TrialRecord]:
+        """Every finished trial, in the order they finished."""
+        return list(self._records)
+
+    @property
+    def result(self) -> Result:
+        """Every finished trial so far as a ``Result``."""
+        with self._lock:
+            return Result(records=list(self._records), space=self.space, backend=self.backend,
+                          algorithm=self.algorithm, seed=self.seed, direction=self.direction,
+                          metric=self.spec.metric, scheduler=self.spec.scheduler, interrupted=self._interrupted,
+                          stop_reason=self._stop_reason)
+
+    @property
+    def table(self) -> Any:
+        """Every finished trial so far, as the unified pandas table."""
+        return self.result.table
+
+    @property
+    def pending(self) -> list[Trial]:
+        """Trials asked for and not told yet."""
+        with self._lock:
+            return list(self._pending.values())
+
+    def __repr__(self) -> str:
+        return (f"Study(backend={self.backend!r}, algorithm={self.algorithm!r}, direction={self.direction!r}, "
+                f"trials={len(self._records)}, pending={len(self._pending)})")
+
+    # -- ask / tell ----------------------------------------------------------------------------------------
+    def ask(self, n: int | None = None) -> Any:
+        """One new ``Trial`` (``n`` omitted), or a list of ``n`` trials to run at once.
+
+        The framework knows the trials are pending (Optuna: running trials; scikit-optimize: its
+        constant-liar ``ask(n_points)``; Hyperopt: several new trial ids in one suggestion), so a batch
+        holds distinct points.  Returns ``None`` (or a shorter list) once the algorithm has nothing left
+        to propose, e.g. an exhausted grid.
+        """
+        if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
+            raise InvalidRunError(f"ask(n): n must be an int >= 1, got {n!r}")
+        trials = self._ask(1 if n is None else int(n))
+        if n is None:
+            return trials[0] if trials else None
+        return trials
+
+    def _ask_tell_adapter(self) -> AskTellBackend:
+        if not issubclass(self.backend_class, AskTellBackend):
+            raise UnsupportedFeatureError(
+                self.backend, "ask/tell (Study.ask and Study.tell)",
+                [b for b in supporting("ask_tell") if b != self.backend],
+                hint=f"{self.backend!r} drives its own loop: use study.optimize(objective, ...) or ut.minimize.",
+            )
+        adapter = self._ensure_adapter(None)
+        assert isinstance(adapter, AskTellBackend)
+        return adapter
+
+    def _ensure_adapter(self, n_trials: int | None) -> Backend:
+        with self._lock:
+            if self._adapter is None:
+                # Built on first use, so an algorithm that sizes itself by the budget (skopt's random search
+                # draws n_trials initial points) is built exactly as the native call with that budget.
+                with self._framework_calls():
+                    self._adapter = self.backend_class(self._run_spec(n_trials=n_trials))
+            return self._adapter
+
+    def _run_spec(self, **limits: Any) -> RunSpec:
+        from dataclasses import replace
+
+        return replace(self.spec, **limits)
+
+    @contextlib.contextmanager
+    def _framework_calls(self) -> Iterator[None]:
+        """Around every call into the framework: the adapter's quiet/threads settings, restored after."""
+        with self.backend_class.calls(self.spec):
+            yield
+
+    def _ask(self, k: int) -> list[Trial]:
+        adapter = self._ask_tell_adapter()
+        with self._lock:
+            started = time.perf_counter()
+            with self._framework_calls():
+                suggestions = [s for s in [adapter.ask()] if s is not None] if k == 1 else adapter.ask_batch(k)
+            ask_s = (time.perf_counter() - started) / max(len(suggestions), 1)
+            trials = []
+            for suggestion in suggestions:
+                suggestion.number = self._next_number
+                self._next_number += 1
+                trial = Trial(self, suggestion, adapter.hooks(suggestion), ask_s)
+                self._pending[trial.number] = trial
+                trials.append(trial)
+            return trials
+
+    def tell(self, trial: Trial | int, value: Any = None, *, state: str | None = None,
+             error: str | None = None) -> TrialRecord:
+        """Tell the study how ``trial`` (a ``Trial`` or its number) ended; returns its record (table row).
+
+        ``value`` is a number, a dict of metrics (with the study's ``metric=``) or an exception (the trial
+        failed).  ``state="pruned"`` ends a trial the scheduler stopped (its value: the last reported
+        one); ``state="failed"`` with an optional ``error`` message ends a failed trial.  NaN is recorded
+        as failed and never reaches the framework.  Trials may be told in any order, each once.
+        """
+        if isinstance(trial, Trial) and trial._study is not self:
+            raise InvalidTellError(f"trial {trial.number} belongs to another study")
+        number = trial.number if isinstance(trial, Trial) else trial
+        if state not in (None, *TOLD_STATES):
+            raise InvalidTellError(f"state must be one of {', '.join(TOLD_STATES)} (or omitted), got {state!r}")
+        if state in (None, "complete") and value is None:
+            raise InvalidTellError("tell needs a value (a number, a metrics dict or an exception), "
+                                   "or state='pruned' / state='failed'")
+        with self._lock:
+            pending = self._pending.get(number)  # type: ignore[arg-type]
+            if pending is None:
+                if number in self._told:
+                    raise InvalidTellError(f"trial {number} was already told")
+                raise InvalidTellError(f"trial {number!r} is not a pending trial of this study")
+            record = self._told_record(pending, value, state, error)
+            self._finish(pending, record)
+            return record
+
+    def _told_record(self, trial: Trial, value: Any, state: str | None, error: str | None) -> TrialRecord:
+        ctx = trial._ctx
+        record = TrialRecord(number=trial.number, state="failed", value=math.nan, params=trial.assignment,
+                             started=trial.started, finished=utcnow(), worker=worker_name())
+        if state == "pruned":
+            record.state, record.value = "pruned", ctx.last_value if value is None else float(value)
+        elif state == "failed":
+            record.error = error or "Failed: the trial was told as failed"
+        elif isinstance(value, BaseException):
+            record.error = format_error(value)
+        else:
+            interpret(value, self.spec.metric, record)
+        record.intermediate = list(ctx.intermediate)
+        record.step = ctx.last_step
+        record.metrics = {**ctx.metrics, **record.metrics}
+        return record
+
+    def _finish(self, trial: Trial, record: TrialRecord) -> None:
+        """Tell the framework about a finished trial and keep its record (kept even if the framework fails)."""
+        adapter = self._adapter
+        assert isinstance(adapter, AskTellBackend)
+        with self._lock:
+            self._pending.pop(trial.number, None)
+            self._told.add(trial.number)
+            started = time.perf_counter()
+            try:
+                with self._framework_calls():
+                    adapter.finish(trial._suggestion, record)
+            finally:
+                record.optimizer_s = trial._ask_s + (time.perf_counter() - started)
+                self._keep(record)
+
+    def _keep(self, record: TrialRecord) -> None:
+        self._records.append(record)
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def optimize(self, objective: Callable[[dict[str, Any]], Any], n_trials: int | None = None,
+                 timeout: float | None = None, *, n_jobs: int = 1, progress: bool = False) -> Result:
+        """Run ``objective`` on new trials until ``n_trials`` have finished or ``timeout`` seconds passed.
+
+        The objective gets the params shaped like the space and returns a number (or a dict of metrics
+        with ``metric=``); inside it, ``ut.report(value, step)`` records intermediate values and raises
+        ``ut.TrialPruned`` when the scheduler stops the trial.  An exception or NaN makes the trial
+        ``failed`` and the run goes on; a trial still running at ``timeout`` is stopped and ``failed``.
+        Ctrl-C stops the run: the returned ``Result`` has every finished trial and ``interrupted=True``.
+        Returns every trial of the study so far (earlier ``optimize`` calls and told trials included).
+        """
+        _check_run_limits(objective, n_trials, timeout, n_jobs)
+        spec = self._run_spec(n_trials=None if n_trials is None else int(n_trials),
+                              timeout=None if timeout is None else float(timeout), n_jobs=int(n_jobs),
+                              progress=progress)
+        check_run(self.backend_class, spec)
+        budget = Budget(spec.n_trials, spec.timeout)
+        runner = TrialRunner(objective, self.space, metric=self.spec.metric, deadline=budget.deadline)
+        state = RunState()
+        bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
+                          direction=self.direction)
+        kept = len(self._records)
+        try:
+            if issubclass(self.backend_class, LoopBackend):
+                self._run_loop_backend(spec, runner, budget, state, bar)
+            else:
+                self._run_sequential(runner, budget, state, bar)
+        except KeyboardInterrupt:
+            state.interrupted, state.stop_reason = True, "interrupted"
+        except ObjectiveReturnError as exc:
+            self._end(state)
+            exc.result = self.result  # type: ignore[attr-defined]
+            raise
+        except Exception as exc:  # the framework failed: keep the finished trials in the error
+            state.stop_reason = "backend error"
+            self._end(state)
+            raise BackendError(
+                f"backend {self.backend!r} ({self.algorithm}) failed after {len(self._records) - kept} finished "
+                f"trial(s): {type(exc).__name__}: {exc}. The finished trials are in this error's .result",
+                self.result,
+            ) from exc
+        finally:
+            bar.close()
+        self._end(state)
+        return self.result
+
+    def _end(self, state: RunState) -> None:
+        self._interrupted, self._stop_reason = state.interrupted, state.stop_reason
+
+    def _run_sequential(self, runner: TrialRunner, budget: Budget, state: RunState, bar: ProgressBar) -> None:
+        """One trial at a time in this thread: ask, evaluate, tell (the native libraries' own order)."""
+        self._ensure_adapter(budget.n_trials)
+        done = 0
+        while True:
+            reason = budget.stop_reason(done)
+            if reason:
+                state.stop_reason = reason
+                return
+            try:
+                trials = self._ask(1)
+            except KeyboardInterrupt:
+                state.interrupted, state.stop_reason = True, "interrupted"
+                return
+            if not trials:
+                state.stop_reason = "exhausted"
+                return
+            trial = trials[0]
+            try:
+                record = runner.run(trial.number, trial.assignment, trial.hooks)
+            except RunInterrupted as stop:
+                self._finish(trial, stop.record)
+                bar.update(stop.record)
+                state.interrupted, state.stop_reason = True, "interrupted"
+                return
+            self._finish(trial, record)
+            bar.update(record)
+            done += 1
+
+    def _run_loop_backend(self, spec: RunSpec, runner: TrialRunner, budget: Budget, state: RunState,
+                          bar: ProgressBar) -> None:
+        """A framework with its own loop (Ray Tune): its records are numbered on after the study's trials."""
+        adapter = self.backend_class(spec)
+        assert isinstance(adapter, LoopBackend)
+        offset = self._next_number
+        try:
+            for record in adapter.run(runner, budget, state):
+                record.number += offset
+                self._next_number = max(self._next_number, record.number + 1)
+                self._keep(record)
+                bar.update(record)
+        finally:
+            adapter.close()
