@@ -115,8 +115,12 @@ class _ParamCodec:
             return repr(value)
 
 
-def to_optuna(result: Result, *, study_name: str | None = None) -> optuna.Study:
-    """An in-memory ``optuna.Study`` holding every trial of ``result`` (see the module docstring)."""
+def to_optuna(result: Result, *, study_name: str | None = None, storage: Any = None) -> optuna.Study:
+    """An ``optuna.Study`` holding every trial of ``result`` (see the module docstring).
+
+    In a new ``InMemoryStorage`` unless ``storage`` (any Optuna storage or URL) is given, where
+    ``study_name`` must be new.
+    """
     optuna = _import_optuna()
     from optuna.trial import TrialState, create_trial
 
@@ -131,7 +135,8 @@ def to_optuna(result: Result, *, study_name: str | None = None) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line per export
     try:
         study = optuna.create_study(
-            storage=optuna.storages.InMemoryStorage(), study_name=name, direction=result.direction
+            storage=storage if storage is not None else optuna.storages.InMemoryStorage(),
+            study_name=name, direction=result.direction
         )
     finally:
         optuna.logging.set_verbosity(verbosity)
