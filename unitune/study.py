@@ -70,7 +70,7 @@ class Trial:
 def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any]) -> RunSpec:
     """The study's ``RunSpec``: unitune settings by name, every other keyword an algorithm option."""
     names = RunSpec.settings()
-    misplaced = sorted(RUN_LIMITS & settings.keys())
+    misplaced = sorted((RUN_LIMITS | {"executor"}) & settings.keys())
     if misplaced:
         raise InvalidRunError(f"{', '.join(misplaced)}: an argument of Study.optimize(...) (and of ut.minimize), "
                               "not a study setting")
@@ -319,7 +319,8 @@ class Study:
 
     # -- the loop --------------------------------------------------------------------------------------
     def optimize(self, objective: Callable[[dict[str, Any]], Any], n_trials: int | None = None,
-                 timeout: float | None = None, *, n_jobs: int = 1, progress: bool = False) -> Result:
+                 timeout: float | None = None, *, n_jobs: int = 1, executor: Any = None,
+                 progress: bool = False) -> Result:
         """Run ``objective`` on new trials until ``n_trials`` have finished or ``timeout`` seconds passed.
 
         The objective gets the params shaped like the space and returns a number (or a dict of metrics
@@ -327,6 +328,11 @@ class Study:
         ``ut.TrialPruned`` when the scheduler stops the trial.  An exception or NaN makes the trial
         ``failed`` and the run goes on; a trial still running at ``timeout`` is stopped and ``failed``.
         Ctrl-C stops the run: the returned ``Result`` has every finished trial and ``interrupted=True``.
+        ``n_jobs=k`` runs k trials at once on ``executor``: ``"thread"``, ``"process"`` (the default for
+        k > 1; the objective travels with cloudpickle, so lambdas and closures work), ``"ray"`` (Ray tasks,
+        on the cluster in ``RAY_ADDRESS`` if set) or any ``concurrent.futures.Executor``.  The driver keeps
+        asking and telling; workers only evaluate the objective.  Ray Tune runs its own actors instead.
+
         Returns every trial of the study so far (earlier ``optimize`` calls and told trials included).
         """
         _check_run_limits(objective, n_trials, timeout, n_jobs)
@@ -343,6 +349,11 @@ class Study:
         try:
             if issubclass(self.backend_class, LoopBackend):
                 self._run_loop_backend(spec, runner, budget, state, bar)
+            elif n_jobs > 1 or executor is not None:
+                from .parallel import run_parallel
+
+                self._ensure_adapter(budget.n_trials)
+                run_parallel(self, runner, budget, state, bar, n_jobs=int(n_jobs), executor=executor)
             else:
                 self._run_sequential(runner, budget, state, bar)
         except KeyboardInterrupt:
