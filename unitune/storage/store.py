@@ -32,7 +32,7 @@ from .codec import (
     encode_time,
     loads_b64,
     record_row,
-    row_record,
+    rows_records,
     space_fingerprint,
 )
 from .dialect import Dialect
@@ -272,7 +272,7 @@ class Store:
                                      (study_id, after))
         if not rows:
             return [], after
-        records = [row_record(r[:-1], codec) for r in rows]
+        records = rows_records(rows, codec)
         return records, int(rows[-1][-1])
 
     def running_trials(self, study_id: int) -> list[tuple[int, str | None]]:
