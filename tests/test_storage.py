@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import pwd
 import random
 import shutil
@@ -210,6 +211,13 @@ def test_incremental_reads_and_the_cursor(url):
         with pytest.raises(StorageError, match="already finished"):
             writer.finish_trial(study.id, TrialRecord(1, "complete", 1.0, {**records[0].params}))
         assert reader.count_finished(study.id) == 3
+
+
+def test_a_pickled_store_reopens_the_same_store(url):
+    with open_store(url) as store:
+        store.create_study("p", meta_for({"x": ut.uniform(0.0, 1.0)}))
+        with pickle.loads(pickle.dumps(store)) as copy:
+            assert copy.url == store.url and copy.get_study("p").id == store.get_study("p").id
 
 
 def test_reading_nothing_new_is_cheap(tmp_path):
@@ -431,9 +439,23 @@ def test_unknown_url_scheme():
 # --- several processes ------------------------------------------------------------------------------
 
 
-def worker(url: str, name: str, n: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.fixtures.store_worker", url, name, str(n)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def worker(url: str, name: str, n: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tests.fixtures.store_worker", url, name, str(n), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_processes_racing_to_create_one_store_and_study(url):
+    """Three processes start at once on a store that does not exist yet: one store, one study, 30 trials."""
+    children = [worker(url, "raced", 10, "create") for _ in range(3)]
+    numbers = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+        numbers += [int(line) for line in out.split()]
+    assert sorted(numbers) == list(range(30))
+    with open_store(url) as store:
+        assert [s["name"] for s in store.studies()] == ["raced"]
+        assert store.count_finished(store.study("raced").id) == 30
 
 
 def test_two_processes_share_one_study(url):

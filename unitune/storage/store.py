@@ -106,6 +106,10 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # a Store sent to another process (cloudpickle, Ray, …) opens its own connection to the same url
+        return (open_store, (self.url,))
+
     def __enter__(self) -> Store:
         return self
 
