@@ -520,3 +520,27 @@ def test_sigkill_of_a_writer_loses_no_finished_trial(url):
     kind = url.split(":")[0] if "://" in url else "sqlite"
     print(f"\nkill -9 x5 ({kind}): per kill (confirmed by the child so far, committed but unconfirmed, orphans "
           f"failed) {counts}; {total} trials in the store, none lost")
+
+
+class Plain:  # equal only to itself: no __eq__
+    def __init__(self, tag):
+        self.tag = tag
+
+
+def test_objects_without_equality_come_back_as_the_spaces_own(tmp_path):
+    a, b = Plain("a"), Plain("b")
+    space = Space({"obj": ut.choice([a, b]), "x": ut.uniform(0.0, 1.0)})
+    path = tmp_path / "r.db"
+    with open_store(path) as store:
+        study = store.create_study("plain", meta_for(space))
+        store.finish_trial(study.id, TrialRecord(0, "complete", 1.0, {"obj": b, "x": 0.5}))
+        (got,), _ = store.trials(study.id)
+        assert got.params["obj"] is b  # the creating process: the caller's very object
+    with open_store(path) as store:  # another session: the user's new Space of equal fingerprint
+        again = Space({"obj": ut.choice([Plain("a"), Plain("b")]), "x": ut.uniform(0.0, 1.0)})
+        stored = store.get_study("plain")
+        assert stored.fingerprint == space_fingerprint(again)
+        assert describe_space_change(stored.meta.space, again) is None
+        store.use_space(stored.id, again)
+        (got,), _ = store.trials(stored.id)
+        assert got.params["obj"] is again.param("obj").dim.options[1]

@@ -149,7 +149,10 @@ class Store:
                     raise StudyExistsError(self._exists_message(name)) from exc
                 raise
             study = self.get_study(name)
-        assert study is not None
+            assert study is not None
+            # this process encodes and decodes through the caller's own Space: its very objects come back
+            self._codecs[study.id] = ParamCodec(space)
+            study.meta.space = space
         return study
 
     def _exists_message(self, name: str) -> str:
