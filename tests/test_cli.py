@@ -196,3 +196,13 @@ def test_dashboard_serves_the_studies_over_http(store_path, tmp_path):
     finally:
         server.kill()
         server.wait(10)
+
+
+def test_dashboard_errors_are_one_line(capsys, store_path):
+    code, _, err = _run(capsys, "dashboard", store_path, "--name", "nope")
+    assert code == 2 and err.count("\n") == 1 and "no study 'nope'" in err and "svm-optuna" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, _, err = _run(capsys, "dashboard", store_path, "--name", "svm-optuna", "--port", taken.getsockname()[1])
+    assert code == 2 and err.splitlines()[-1].startswith("unitune: error: cannot serve on 127.0.0.1:")
