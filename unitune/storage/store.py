@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -94,7 +95,8 @@ class Store:
 
     def __init__(self, db: Dialect, url: str) -> None:
         self._db = db
-        self.url = url
+        self.url = url  # as given (a password included): what a worker process reopens
+        self.where = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)  # for messages: the password masked
         self._lock = threading.RLock()
         self._codecs: dict[int, ParamCodec] = {}  # study id -> codec of its stored space
 
@@ -104,7 +106,7 @@ class Store:
         return self._db.name
 
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return f"Store({self.where!r})"
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # a Store sent to another process (cloudpickle, Ray, …) opens its own connection to the same url
@@ -156,7 +158,7 @@ class Store:
         return study
 
     def _exists_message(self, name: str) -> str:
-        return (f"a study named {name!r} is already in {self.url}; pass resume=True to continue it, "
+        return (f"a study named {name!r} is already in {self.where}; pass resume=True to continue it, "
                 "or choose another name")
 
     def get_or_create_study(self, name: str, meta: StudyMeta) -> tuple[StoredStudy, bool]:
@@ -184,7 +186,7 @@ class Store:
         if study is None:
             names = [s["name"] for s in self.studies()]
             there = f"the studies there: {', '.join(map(repr, names))}" if names else "it holds no study"
-            raise StudyNotFoundError(f"no study named {name!r} in {self.url}; {there}")
+            raise StudyNotFoundError(f"no study named {name!r} in {self.where}; {there}")
         return study
 
     def _study(self, row: tuple[Any, ...]) -> StoredStudy:
@@ -214,7 +216,7 @@ class Store:
         if codec is None:
             row = self._db.fetchone(f"SELECT {_STUDY_COLUMNS} FROM unitune_studies WHERE id = ?", (study_id,))
             if row is None:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+                raise StudyNotFoundError(f"no study with id {study_id} in {self.where}")
             self._study(row)
             codec = self._codecs[study_id]
         return codec
@@ -231,7 +233,7 @@ class Store:
         with self._lock, self._db.write():
             if self._db.execute("UPDATE unitune_studies SET next_number = next_number + 1 WHERE id = ?",
                                 (study_id,)).rowcount != 1:
-                raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+                raise StudyNotFoundError(f"no study with id {study_id} in {self.where}")
             (number,) = self._db.fetchone("SELECT next_number - 1 FROM unitune_studies WHERE id = ?", (study_id,))
             self._db.execute(
                 "INSERT INTO unitune_trials (study_id, number, state, started, worker) VALUES (?, ?, 'running', ?, ?)",
@@ -252,7 +254,7 @@ class Store:
                     "next_number = CASE WHEN next_number > ? THEN next_number ELSE ? END WHERE id = ?",
                     (now, number, number + 1, study_id),
                 ).rowcount != 1:
-                    raise StudyNotFoundError(f"no study with id {study_id} in {self.url}")
+                    raise StudyNotFoundError(f"no study with id {study_id} in {self.where}")
                 (seq,) = self._db.fetchone("SELECT next_seq FROM unitune_studies WHERE id = ?", (study_id,))
                 assignments = ", ".join(f"{c} = ?" for c in TRIAL_COLUMNS)
                 updated = self._db.execute(
@@ -263,7 +265,7 @@ class Store:
                 if updated == 0:
                     if self._db.fetchone("SELECT state FROM unitune_trials WHERE study_id = ? AND number = ?",
                                          (study_id, number)):
-                        raise StorageError(f"trial {number} of study {study_id} is already finished in {self.url}")
+                        raise StorageError(f"trial {number} of study {study_id} is already finished in {self.where}")
                     self._db.execute(
                         f"INSERT INTO unitune_trials (study_id, number, seq, {', '.join(TRIAL_COLUMNS)}) "
                         f"VALUES (?, ?, ?, {', '.join('?' * len(TRIAL_COLUMNS))})",
