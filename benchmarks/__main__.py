@@ -81,6 +81,9 @@ def write_outputs(trials: pd.DataFrame, out: Path, config: dict, quiet: bool = F
               f"Versions: {', '.join(f'{k} {v}' for k, v in config['versions'].items())}.\n")
     summary_md = markdown(table, overall, header, stats=stats, mode=config["mode"])
     (out / "summary.md").write_text(summary_md, encoding="utf-8")
+    # one row per run, the numbers a rerun must reproduce (tests/test_benchmarks.py compares against docs/)
+    stats["runs"][["problem", "optimizer", "seed", "trials", "best"]].to_csv(out / "runs.csv", index=False,
+                                                                             float_format="%.17g")
     plots = convergence_plots(trials, refs, out)
     report = html_report(summary_md, table, overall, plots, config, out)
     if not quiet:
