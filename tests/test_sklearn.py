@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 import warnings
 
 import numpy as np
@@ -231,3 +232,19 @@ def test_parameter_names_and_bad_estimators_mapping():
         search = SearchCV(SVC(), dict(space.definition), estimators=estimators, n_trials=1, cv=3)
         with pytest.raises(ValueError, match=message):
             search.fit(X, Y)
+
+
+@pytest.mark.parametrize("error_score", [np.nan, "raise"])
+def test_timeout_ends_the_search_with_the_finished_candidates(error_score):
+    started = time.monotonic()
+    search = SearchCV(SVC(), {"C": ut.loguniform(1e-2, 1e2)}, n_trials=10_000, timeout=1.0, cv=3,
+                      error_score=error_score, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, Y)
+    assert time.monotonic() - started < 10
+    assert search.result_.stop_reason == "timeout"
+    n = len(search.cv_results_["params"])
+    assert 1 <= n < 10_000
+    assert len(search.result_.table) in (n, n + 1)  # + the candidate stopped mid-fit under "raise"
+    assert hasattr(search, "best_estimator_")

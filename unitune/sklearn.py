@@ -40,7 +40,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils import check_random_state
 
-from .exceptions import UnsupportedFeatureError
+from .exceptions import TrialTimeout, UnsupportedFeatureError
 from .space import Branching, Const, Group, Leaf, Node, Space, as_space
 
 __all__ = ["SearchCV"]
@@ -100,7 +100,9 @@ class SearchCV(BaseSearchCV):
     n_trials : int
         Candidates to evaluate (``n_iter`` in ``RandomizedSearchCV``).
     timeout : float, optional
-        A total time budget in seconds for the search (unitune's ``timeout``).
+        A total time budget in seconds for the search (unitune's ``timeout``): no candidate starts after
+        it; a fit still running is interrupted and counts as a failed fit (``error_score``), so that
+        candidate is a failed trial.
     estimators : dict, optional
         ``{param_name: {branch_label: estimator}}`` for conditional choices between estimators.
     backend_options : dict, optional
@@ -200,6 +202,8 @@ class SearchCV(BaseSearchCV):
                 failures.append(str(exc))
                 warnings.warn(f"SearchCV: every fit of candidate {candidate} failed: {exc}",
                               FitFailedWarning, stacklevel=2)
+                raise
+            except TrialTimeout:  # the search's time budget ran out during a fit (error_score="raise")
                 raise
             except Exception as exc:
                 raise _StopSearch(exc) from exc
