@@ -71,6 +71,10 @@ _STUDY_COLUMNS = ("id, name, backend, algorithm, direction, seed, metric, space,
 _SELECT_TRIALS = f"SELECT {', '.join(READ_COLUMNS)}, seq FROM unitune_trials"
 
 
+class _AlreadyFinished(Exception):  # noqa: N818 - control flow inside fail_orphans
+    pass
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -309,27 +313,28 @@ class Store:
         n = 0
         for number, worker in lost:
             with self._lock:
-                with self._db.write():
-                    row = self._db.fetchone("SELECT started FROM unitune_trials WHERE study_id = ? AND number = ? "
-                                            "AND state = 'running'", (study_id, number))
-                    if row is None:  # finished meanwhile
-                        continue
-                    record = TrialRecord(number=number, state="failed", value=math.nan, params={},
-                                         started=decode_time(row[0]), finished=utcnow(), error=ORPHAN_ERROR,
-                                         worker=worker)
-                    self._finish_in_transaction(study_id, record)
+                try:
+                    with self._db.write():
+                        # the study's row first: its lock makes a second fail_orphans (or a finish) wait for us
+                        now = encode_time(utcnow())
+                        self._db.execute("UPDATE unitune_studies SET next_seq = next_seq + 1, updated = ? WHERE id = ?",
+                                         (now, study_id))
+                        row = self._db.fetchone("SELECT started FROM unitune_trials WHERE study_id = ? AND number = ? "
+                                                "AND state = 'running'", (study_id, number))
+                        if row is None:
+                            raise _AlreadyFinished
+                        (seq,) = self._db.fetchone("SELECT next_seq FROM unitune_studies WHERE id = ?", (study_id,))
+                        record = TrialRecord(number=number, state="failed", value=math.nan, params={},
+                                             started=decode_time(row[0]), finished=utcnow(), error=ORPHAN_ERROR,
+                                             worker=worker)
+                        assignments = ", ".join(f"{c} = ?" for c in TRIAL_COLUMNS)
+                        self._db.execute(
+                            f"UPDATE unitune_trials SET seq = ?, {assignments} WHERE study_id = ? AND number = ?",
+                            (seq, *record_row(record, self._codec(study_id, None)), study_id, number))
+                except _AlreadyFinished:  # finished (or failed by another process) meanwhile: rolled back
+                    continue
                 n += 1
         return n
-
-    def _finish_in_transaction(self, study_id: int, record: TrialRecord) -> None:
-        now = encode_time(utcnow())
-        self._db.execute("UPDATE unitune_studies SET next_seq = next_seq + 1, updated = ? WHERE id = ?",
-                         (now, study_id))
-        (seq,) = self._db.fetchone("SELECT next_seq FROM unitune_studies WHERE id = ?", (study_id,))
-        row = record_row(record, self._codec(study_id, None))
-        assignments = ", ".join(f"{c} = ?" for c in TRIAL_COLUMNS)
-        self._db.execute(f"UPDATE unitune_trials SET seq = ?, {assignments} WHERE study_id = ? AND number = ?",
-                         (seq, *row, study_id, record.number))
 
     # -- overview -----------------------------------------------------------------------------------
     def studies(self) -> list[dict[str, Any]]:
