@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import optuna
 import pytest
 
@@ -127,6 +128,8 @@ def test_states_intermediate_values_timestamps_and_attributes():
 def test_categorical_labels_are_readable_and_unique():
     assert categorical_labels(("a", "b")) == ("a", "b")
     assert categorical_labels((1, 2.5)) == (1, 2.5)
+    numpy_labels = categorical_labels((np.int64(3), np.float32(0.5)))
+    assert numpy_labels == (3, 0.5) and [type(x) for x in numpy_labels] == [int, float]
     labels = categorical_labels(("None", None, (1, 2), {"k": [1]}, True, len))
     assert labels == ("None", "None#2", "(1, 2)", "{'k': [1]}", "True", "len")
     assert len(set(categorical_labels(tuple(object() for _ in range(3))))) == 3

@@ -4,6 +4,7 @@ TensorBoard's HParams dashboard.  Each module imports its library lazily, on fir
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import Any
 
 
@@ -16,8 +17,10 @@ def categorical_labels(options: tuple[Any, ...]) -> tuple[Any, ...]:
     """
     if all(isinstance(o, str) for o in options):
         return options
-    if all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in options):
-        return options
+    if all(isinstance(o, numbers.Real) and not isinstance(o, bool) for o in options):
+        if all(type(o) in (int, float) for o in options):
+            return options
+        return tuple(int(o) if isinstance(o, numbers.Integral) else float(o) for o in options)  # numpy scalars
     labels: list[str] = []
     for option in options:
         label = option if isinstance(option, str) else _readable(option)
