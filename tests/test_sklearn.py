@@ -59,6 +59,15 @@ def test_a_pipeline_step_chooses_between_estimators():
     assert search.best_score_ == pytest.approx(table["value"].max())
 
 
+def test_as_a_pipeline_step():
+    search = SearchCV(SVC(), {"C": ut.loguniform(1e-2, 1e2)}, backend="skopt", n_trials=4, cv=CV, random_state=0)
+    pipe = Pipeline([("scale", StandardScaler()), ("search", search)]).fit(X, Y)
+    fitted = pipe.named_steps["search"]
+    assert len(fitted.cv_results_["params"]) == 4 and fitted.result_.backend == "skopt"
+    assert (pipe.predict(X) == fitted.best_estimator_.predict(StandardScaler().fit_transform(X))).all()
+    assert pipe.get_params()["search__n_trials"] == 4
+
+
 def test_nested_cross_validation():
     search = SearchCV(SVC(), {"C": ut.loguniform(1e-2, 1e2), "gamma": ut.loguniform(1e-3, 1.0)},
                       backend="hyperopt", n_trials=4, cv=3, random_state=0)
