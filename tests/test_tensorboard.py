@@ -60,6 +60,15 @@ def _get(port: int, path: str) -> object:
         return json.load(response)
 
 
+def _session_groups(port: int) -> list:
+    return _post(port, "/data/plugin/hparams/session_groups", {
+        "experimentName": "",
+        "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING", "STATUS_UNKNOWN"],
+        "colParams": [{"hparam": "lr"}, {"metric": {"tag": "loss", "group": ""}}],
+        "startIndex": 0, "sliceSize": 100, "aggregationType": "AGGREGATION_AVG",
+    }).get("sessionGroups", [])
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A result written with to_tensorboard and a real TensorBoard server reading it (killed by pid)."""
@@ -82,9 +91,9 @@ def served(tmp_path_factory):
         while time.monotonic() < deadline:
             if server.poll() is not None:
                 raise RuntimeError(f"tensorboard exited: {(logdir.parent / 'tensorboard.log').read_text()}")
-            try:
+            try:  # ready once the experiment and every trial's session are loaded
                 experiment = _post(port, "/data/plugin/hparams/experiment", {"experimentName": ""})
-                if len(experiment.get("hparamInfos", [])) > len(SPACE):
+                if len(experiment.get("hparamInfos", [])) > len(SPACE) and len(_session_groups(port)) == N_TRIALS:
                     break
             except OSError:
                 pass
@@ -118,12 +127,7 @@ def test_experiment_lists_every_parameter_with_its_domain_and_the_metrics(served
 
 def test_one_session_per_trial_with_its_values(served):
     result, port, _ = served
-    groups = _post(port, "/data/plugin/hparams/session_groups", {
-        "experimentName": "",
-        "allowedStatuses": ["STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING", "STATUS_UNKNOWN"],
-        "colParams": [{"hparam": "lr"}, {"metric": {"tag": "loss", "group": ""}}],
-        "startIndex": 0, "sliceSize": 100, "aggregationType": "AGGREGATION_AVG",
-    })["sessionGroups"]
+    groups = _session_groups(port)
     assert len(groups) == N_TRIALS
     by_name = {g["name"]: g for g in groups}
     assert any(r.state == "failed" for r in result.records)
