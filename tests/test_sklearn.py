@@ -69,8 +69,8 @@ def test_as_a_pipeline_step():
 
 
 def test_nested_cross_validation():
-    search = SearchCV(SVC(), {"C": ut.loguniform(1e-2, 1e2), "gamma": ut.loguniform(1e-3, 1.0)},
-                      backend="hyperopt", n_trials=4, cv=3, random_state=0)
+    space = ut.Space({"C": ut.loguniform(1e-2, 1e2), "gamma": ut.loguniform(1e-3, 1.0)})  # a Space works too
+    search = SearchCV(SVC(), space, backend="hyperopt", n_trials=4, cv=3, random_state=0)
     scores = cross_val_score(search, X, Y, cv=KFold(3, shuffle=True, random_state=0))
     assert scores.shape == (3,)
     assert (scores > 0.8).all()

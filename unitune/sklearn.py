@@ -115,7 +115,7 @@ class SearchCV(BaseSearchCV):
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseSearchCV._parameter_constraints,
-        "space": [dict],
+        "space": [dict, Space],
         "backend": [str],
         "algorithm": [str, None],
         "n_trials": [numbers.Integral],
@@ -128,7 +128,7 @@ class SearchCV(BaseSearchCV):
     def __init__(
         self,
         estimator: Any,
-        space: dict[str, Any],
+        space: dict[str, Any] | Space,
         *,
         backend: str = "optuna",
         algorithm: str | None = None,
