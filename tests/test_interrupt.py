@@ -16,8 +16,10 @@ from .conftest import BACKENDS
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys, time, warnings
+    import json, signal, sys, time, warnings
     warnings.simplefilter("ignore")
+    # as an interactive shell sets it: started from a background job, SIGINT would be inherited as ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import unitune as ut
 
     def objective(p):

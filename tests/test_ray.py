@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("ray")  # a partial install skips this module instead of failing to collect
+
 import unitune as ut
 
 pytestmark = pytest.mark.ray
@@ -271,3 +273,40 @@ def test_attaches_to_the_cluster_in_ray_address():
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=30)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_run_puts_back_signal_handlers_environment_and_logger_levels():
+    import logging
+    import signal
+
+    names = ("RAY_AIR_NEW_OUTPUT", "RAY_TRAIN_V2_ENABLED", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+    env = {name: os.environ.get(name) for name in names}
+    levels = {name: logging.getLogger(name).level for name in ("ray", "ray.tune", "ray.train")}
+    got = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: got.append(signum))
+    try:
+        ut.minimize(lambda p: 0.0, SPACE, backend="ray", n_trials=2, seed=0)
+        assert {name: os.environ.get(name) for name in names} == env
+        assert {name: logging.getLogger(name).level for name in levels} == levels
+        signal.raise_signal(signal.SIGUSR1)  # Ray had reset SIGUSR1 to SIG_DFL, which kills the process
+        assert got == [signal.SIGUSR1]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_two_runs_at_once_keep_their_own_rows():
+    import threading
+
+    results = {}
+
+    def run(seed):
+        results[seed] = ut.minimize(lambda p: p["x"] ** 2, SPACE, backend="ray", n_trials=3, seed=seed)
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert sorted(results) == [1, 2]
+    for result in results.values():
+        assert len(result.table) == 3 and (result.table["state"] == "complete").all()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -11,8 +12,36 @@ from .exceptions import UnknownAlgorithmError, UnknownBackendError
 from .registry import registered
 from .space import Space, as_space
 
+_COLUMNS = ["parameter", "unitune", "active_when", "native", "fidelity", "note"]
 
-def explain(space: Space | Mapping[str, Any], backend: str, algorithm: str | None = None) -> pd.DataFrame:
+
+class Explanation(pd.DataFrame):
+    """``ut.explain``'s table.  Printed, it shows one block per parameter with its whole note (a plain
+    DataFrame would cut the notes to ``...`` in a terminal); as data it is an ordinary DataFrame."""
+
+    _metadata: ClassVar[list[str]] = ["title"]
+    title: str = ""
+
+    @property
+    def _constructor(self) -> type:
+        return Explanation
+
+    def __repr__(self) -> str:
+        if not set(_COLUMNS) <= set(self.columns):
+            return pd.DataFrame(self).__repr__()
+        lines = [self.title] if self.title else []
+        for row in self.itertuples(index=False):
+            when = "" if row.active_when == "always" else f"   (when {row.active_when})"
+            lines.append(f"{row.parameter} = {row.unitune}{when}")
+            lines.append(f"    -> {row.native}   [{row.fidelity}]")
+            if row.note:
+                lines.extend(textwrap.wrap(row.note, width=96, initial_indent="       ", subsequent_indent="       "))
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
+
+def explain(space: Space | Mapping[str, Any], backend: str, algorithm: str | None = None) -> Explanation:
     """One row per parameter: its unitune primitive, the native primitive it becomes on ``backend``,
     and whether that translation is ``exact``, ``approximated`` (and how) or ``unsupported`` (and why).
 
@@ -41,4 +70,6 @@ def explain(space: Space | Mapping[str, Any], backend: str, algorithm: str | Non
                 "note": t.note,
             }
         )
-    return pd.DataFrame(rows, columns=["parameter", "unitune", "active_when", "native", "fidelity", "note"])
+    table = Explanation(rows, columns=_COLUMNS)
+    table.title = f"{backend} ({algorithm}): how each parameter is expressed"
+    return table

@@ -94,8 +94,12 @@ class Result:
 
     @property
     def best_record(self) -> TrialRecord | None:
-        """The best complete trial (first one on ties), or None when no trial completed."""
-        complete = [r for r in self.records if r.state == "complete" and not math.isnan(r.value)]
+        """The best complete trial with a finite value (first one on ties), or None when there is none.
+
+        A complete trial that returned ±inf is a row like any other but never the best, as no framework
+        learns from it as is (``TrialRecord.ok``).
+        """
+        complete = [r for r in self.records if r.ok]
         if not complete:
             return None
         pick = min if self.direction == "minimize" else max

@@ -203,7 +203,15 @@ def test_trial_running_at_timeout_is_stopped_and_recorded(backend):
     assert result.table["error"].iloc[0].startswith("TrialTimeout")
 
 
-def test_ctrl_c_returns_finished_trials(backend, tmp_path):
+@pytest.fixture
+def sigint_raises_keyboardinterrupt():
+    """Ctrl-C as in an interactive shell: a suite started in the background inherits SIGINT as ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_returns_finished_trials(backend, tmp_path, sigint_raises_keyboardinterrupt):
     calls = []
     started = tmp_path / "started"
 

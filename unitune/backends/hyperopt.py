@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -28,15 +27,12 @@ from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Branching, Choice, Conditional, Const, Group, Integer, Leaf, LogUniform, Node, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
+from .codec import Codec, NativeCall, Shown, clamp, grid_index, log, rounded
 
 # algorithm name -> hyperopt module whose ``suggest`` is what fmin's ``algo=`` takes.
 _ALGORITHMS = {"tpe": "tpe", "random": "rand", "anneal": "anneal"}
 
 Decoder = Callable[[Any], Any]
-
-
-def _index_bounds(n_steps: int) -> str:
-    return f"-0.5, {n_steps + 0.5!r}, 1"
 
 
 class HyperoptBackend(AskTellBackend):
@@ -52,7 +48,7 @@ class HyperoptBackend(AskTellBackend):
     }
     default_algorithm = "tpe"
     schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: hyperopt has no early stopping
-    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
     seeded_algorithms = frozenset(_ALGORITHMS)
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -72,48 +68,7 @@ class HyperoptBackend(AskTellBackend):
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
-        dim, name = param.dim, param.path
-        if isinstance(dim, Uniform) and dim.step is None:
-            return Translation(f"hp.uniform({name!r}, {dim.low!r}, {dim.high!r})")
-        if isinstance(dim, Uniform):
-            return Translation(
-                f"{dim.low!r} + {dim.step!r} * hp.quniform({name!r}, {_index_bounds(dim.n_steps)})",
-                note="hyperopt samples the grid index k in 0..n (each equally likely, ordered for TPE); "
-                "unitune returns low + k*step in decimal. hp.quniform on the value would round around 0, "
-                "not from low, and give both ends half weight",
-            )
-        if isinstance(dim, LogUniform):
-            return Translation(
-                f"hp.loguniform({name!r}, math.log({dim.low!r}), math.log({dim.high!r}))",
-                note="hyperopt takes log-space bounds; values are clamped into [low, high] "
-                "(exp(log(low)) can round just outside)",
-            )
-        if isinstance(dim, Integer) and dim.log:
-            return Translation(
-                f"int(hp.qloguniform({name!r}, math.log({dim.low - 0.5!r}), math.log({dim.high + 0.5!r}), 1))",
-                note="hyperopt has no log-int: each integer k gets the log-scale mass of [k-0.5, k+0.5] "
-                "(as Optuna's log=True), ends included with full weight; clamped to [low, high] so the 0 "
-                "that qloguniform can round to never reaches the objective",
-            )
-        if isinstance(dim, Integer):
-            step = f"{dim.step} * " if dim.step != 1 else ""
-            return Translation(
-                f"{dim.low} + {step}int(hp.quniform({name!r}, {_index_bounds(dim.n_steps)}))",
-                note="hyperopt samples the grid index k (each equally likely, ordered for TPE); "
-                "hp.uniformint would give the end values half weight, hp.randint would be unordered for TPE",
-            )
-        if isinstance(dim, Conditional):
-            branches = ", ".join(f"<branch {label!r}>" for label in dim.options)
-            return Translation(
-                f"hp.choice({name!r}, [{branches}])",
-                note="hyperopt reports the branch index; unitune returns the label. Branch params keep "
-                "their paths as labels, so TPE models the tree natively",
-            )
-        assert isinstance(dim, Choice)
-        return Translation(
-            f"hp.choice({name!r}, {list(dim.options)!r})",
-            note="hyperopt reports the option's index; unitune returns the option object itself",
-        )
+        return _codec(param).translation
 
     # -- running --------------------------------------------------------------------------------------
     def __init__(self, spec: RunSpec) -> None:
@@ -149,8 +104,7 @@ class HyperoptBackend(AskTellBackend):
             return {key: self._native(child) for key, child in node.children.items() if not isinstance(child, Const)}
         if isinstance(node, Branching):
             param = node.param
-            options = param.dim.options
-            self._decoders[param.path] = options.__getitem__  # hp.choice reports the branch index
+            self._decoders[param.path] = _codec(param).decode
             branches = [{} if isinstance(b, Const) else self._native(b) for b in node.branches.values()]
             return hp.choice(param.path, branches)
         raise TypeError(f"unexpected node {node!r}")  # Const is filtered by the callers
@@ -158,38 +112,9 @@ class HyperoptBackend(AskTellBackend):
     def _native_param(self, param: Param) -> Any:
         from hyperopt import hp
 
-        dim, label = param.dim, param.path
-        decoders = self._decoders
-        if isinstance(dim, Uniform) and dim.step is None:
-            low, high = dim.low, dim.high
-            decoders[label] = lambda raw: min(max(float(raw), low), high)
-            return hp.uniform(label, low, high)
-        if isinstance(dim, Uniform):
-            # The grid index k, not the value: hp.quniform(label, low, high, step) rounds round(x/step)*step
-            # around 0 (off-grid when low is not a multiple of step) and gives both ends half weight.
-            n, at = dim.n_steps, dim.at
-            decoders[label] = lambda raw: at(min(max(round(raw), 0), n))
-            return hp.quniform(label, -0.5, n + 0.5, 1)
-        if isinstance(dim, LogUniform):
-            # hp.loguniform takes log-space bounds; exp(log(low)) may round just below low, hence the clamp.
-            low, high = dim.low, dim.high
-            decoders[label] = lambda raw: min(max(float(raw), low), high)
-            return hp.loguniform(label, math.log(low), math.log(high))
-        if isinstance(dim, Integer) and dim.log:
-            # No log-int in hyperopt: qloguniform over [low-0.5, high+0.5] gives every integer its log-scale
-            # share; qloguniform can round to 0 (or past high), so the clamp keeps that from the objective.
-            low, high = dim.low, dim.high
-            decoders[label] = lambda raw: min(max(round(raw), low), high)
-            return hp.qloguniform(label, math.log(low - 0.5), math.log(high + 0.5), 1)
-        if isinstance(dim, Integer):
-            # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
-            n, at = dim.n_steps, dim.at
-            decoders[label] = lambda raw: at(min(max(round(raw), 0), n))
-            return hp.quniform(label, -0.5, n + 0.5, 1)
-        assert isinstance(dim, Choice)
-        # hp.choice reports the index; map it back to the user's own object (None, bools, tuples kept).
-        decoders[label] = dim.options.__getitem__
-        return hp.choice(label, list(range(len(dim.options))))
+        codec = _codec(param)
+        self._decoders[param.path] = codec.decode
+        return codec.call.make(hp)
 
     def _decode_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
         # misc["vals"] holds [value] for an active label and [] for an inactive one (Trials.vals, by
@@ -238,6 +163,54 @@ class HyperoptBackend(AskTellBackend):
             doc["result"] = {"status": base.STATUS_FAIL}
         doc["state"] = base.JOB_STATE_DONE
         self.trials.refresh()
+
+
+def _codec(param: Param) -> Codec:
+    """How one parameter becomes a hyperopt expression, and how hyperopt's value decodes (labels are paths)."""
+    dim, label = param.dim, param.path
+    if isinstance(dim, Uniform) and dim.step is None:
+        return Codec(NativeCall("hp.uniform", (label, dim.low, dim.high)), clamp(dim.low, dim.high))
+    if isinstance(dim, Uniform):
+        # The grid index k, not the value: hp.quniform(label, low, high, step) rounds round(x/step)*step
+        # around 0 (off-grid when low is not a multiple of step) and gives both ends half weight.
+        n = dim.n_steps
+        return Codec(NativeCall("hp.quniform", (label, -0.5, n + 0.5, 1), shown=f"{dim.low!r} + {dim.step!r} * {{}}"),
+                     grid_index(dim.at, n),
+                     "hyperopt samples the grid index k in 0..n (each equally likely, ordered for TPE); unitune "
+                     "returns low + k*step in decimal. hp.quniform on the value would round around 0, not from "
+                     "low, and give both ends half weight")
+    if isinstance(dim, LogUniform):
+        # hp.loguniform takes log-space bounds; exp(log(low)) may round just below low, hence the clamp.
+        return Codec(NativeCall("hp.loguniform", (label, log(dim.low), log(dim.high))), clamp(dim.low, dim.high),
+                     "hyperopt takes log-space bounds; values are clamped into [low, high] "
+                     "(exp(log(low)) can round just outside)")
+    if isinstance(dim, Integer) and dim.log:
+        # No log-int in hyperopt: qloguniform over [low-0.5, high+0.5] gives every integer its log-scale share;
+        # it can round to 0 (or past high), so the clamp keeps that from the objective.
+        return Codec(NativeCall("hp.qloguniform", (label, log(dim.low - 0.5), log(dim.high + 0.5), 1), shown="int({})"),
+                     rounded(dim.low, dim.high),
+                     "hyperopt has no log-int: each integer k gets the log-scale mass of [k-0.5, k+0.5] (as "
+                     "Optuna's log=True), ends included with full weight; clamped to [low, high] so the 0 that "
+                     "qloguniform can round to never reaches the objective")
+    if isinstance(dim, Integer):
+        # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
+        n, step = dim.n_steps, f"{dim.step} * " if dim.step != 1 else ""
+        return Codec(NativeCall("hp.quniform", (label, -0.5, n + 0.5, 1), shown=f"{dim.low} + {step}int({{}})"),
+                     grid_index(dim.at, n),
+                     "hyperopt samples the grid index k (each equally likely, ordered for TPE); hp.uniformint "
+                     "would give the end values half weight, hp.randint would be unordered for TPE")
+    if isinstance(dim, Conditional):
+        # Built by HyperoptBackend._native over the branches' own expressions; reported as the branch index.
+        branches = [Shown(None, f"<branch {b!r}>") for b in dim.options]
+        return Codec(NativeCall("hp.choice", (label, branches)), dim.options.__getitem__,
+                     "hyperopt reports the branch index; unitune returns the label. Branch params keep their "
+                     "paths as labels, so TPE models the tree natively")
+    assert isinstance(dim, Choice)
+    # hp.choice reports the index; map it back to the user's own object (None, bools, tuples kept).
+    indices = list(range(len(dim.options)))
+    return Codec(NativeCall("hp.choice", (label, indices), shown=f"{{}} over {list(dim.options)!r}"),
+                 dim.options.__getitem__,
+                 "hyperopt reports the option's index; unitune returns the option object itself")
 
 
 def _not_called(params: Any) -> None:

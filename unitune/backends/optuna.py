@@ -17,6 +17,7 @@ from ..exceptions import BackendNotInstalledError, UnsupportedFeatureError
 from ..records import TrialRecord
 from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
+from .codec import Codec, NativeCall
 
 _SAMPLERS = {
     "tpe": "TPESampler",
@@ -80,7 +81,7 @@ class OptunaBackend(AskTellBackend):
         "threshold": "stop outside thresholds (ThresholdPruner)",
         "wilcoxon": "Wilcoxon signed-rank test (WilcoxonPruner)",
     }
-    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
     native_pruning = True
     seeded_algorithms = frozenset(_SAMPLERS)
 
@@ -123,25 +124,9 @@ class OptunaBackend(AskTellBackend):
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
-        dim, name = param.dim, param.path
-        if isinstance(dim, Uniform):
-            step = f", step={dim.step!r}" if dim.step is not None else ""
-            native = f"suggest_float({name!r}, {dim.low!r}, {dim.high!r}{step})"
-            note = "values snapped to the decimal grid low + k*step" if dim.step is not None else ""
-        elif isinstance(dim, LogUniform):
-            native, note = f"suggest_float({name!r}, {dim.low!r}, {dim.high!r}, log=True)", ""
-        elif isinstance(dim, Integer):
-            extra = (f", step={dim.step}" if dim.step != 1 else "") + (", log=True" if dim.log else "")
-            native, note = f"suggest_int({name!r}, {dim.low}, {dim.high}{extra})", ""
-        elif isinstance(dim, Conditional):
-            native, note = f"suggest_categorical({name!r}, {list(dim.options)!r}) then the chosen branch", ""
-        else:
-            assert isinstance(dim, Choice)
-            if native_categorical(dim.options):
-                native, note = f"suggest_categorical({name!r}, {list(dim.options)!r})", ""
-            else:
-                native = f"suggest_categorical({name!r}, {list(range(len(dim.options)))!r})"
-                note = "index-encoded: Optuna holds only None/bool/int/float/str; the objective gets the objects"
+        dim = param.dim
+        codec = _codec(param)
+        native, note = codec.call.text(), codec.note
         if algorithm in _NO_CATEGORICAL and isinstance(dim, (Choice, Conditional)):
             return Translation(native, "approximated",
                                f"{_NO_CATEGORICAL[algorithm]} does not model categorical parameters; "
@@ -182,6 +167,7 @@ class OptunaBackend(AskTellBackend):
         self._encoded = {
             p.path for p in self.space.params if isinstance(p.dim, Choice) and not native_categorical(p.dim.options)
         }
+        self._codecs = {p.path: _codec(p) for p in self.space.params}
         sampler = self._make_sampler()
         pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
         self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
@@ -215,26 +201,13 @@ class OptunaBackend(AskTellBackend):
             return range(len(param.dim.grid() or ()))
         return param.dim.grid() or ()
 
-    def _suggest(self, trial: Any, param: Param) -> Any:
-        dim, name = param.dim, param.path
-        if isinstance(dim, Uniform):
-            value = trial.suggest_float(name, dim.low, dim.high, step=dim.step)
-            # Optuna computes low + k*step in binary floating point (0.8999999999999999); snap to the decimal grid.
-            return dim.snap(value) if dim.step is not None else value
-        if isinstance(dim, LogUniform):
-            return trial.suggest_float(name, dim.low, dim.high, log=True)
-        if isinstance(dim, Integer):
-            return trial.suggest_int(name, dim.low, dim.high, step=dim.step, log=dim.log)
-        if name in self._encoded:
-            return dim.options[trial.suggest_categorical(name, list(range(len(dim.options))))]
-        return dim.options[dim.index(trial.suggest_categorical(name, list(dim.options)))]
-
     def ask(self) -> Suggestion | None:
         if self._grid_size is not None and self._asked >= self._grid_size:
             return None  # every grid point has been handed out
         self._asked += 1
         trial = self.study.ask()  # pending trials stay RUNNING in Optuna's storage: samplers see them
-        params = self.space.sample(lambda p: self._suggest(trial, p))
+        codecs = self._codecs
+        params = self.space.sample(lambda p: codecs[p.path].decode(codecs[p.path].call.make(trial)))
         return Suggestion(number=-1, params=params, handle=trial)
 
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
@@ -243,11 +216,7 @@ class OptunaBackend(AskTellBackend):
                 if t.state != states.RUNNING]
 
     def _decode(self, native: dict[str, Any]) -> dict[str, Any]:
-        decoded = {}
-        for path, value in native.items():
-            dim = self.space.param(path).dim
-            decoded[path] = dim.options[value] if path in self._encoded else value
-        return decoded
+        return {path: self._codecs[path].decode(value) for path, value in native.items()}
 
     def hooks(self, suggestion: Suggestion) -> _OptunaHooks:
         return _OptunaHooks(suggestion.handle)
@@ -276,6 +245,36 @@ class OptunaBackend(AskTellBackend):
         else:
             _tell_with_warning(study=self.study, trial=trial, value_or_values=value, state=state,
                                suppress_warning=True)
+
+
+def _codec(param: Param) -> Codec:
+    """The define-by-run ``trial.suggest_*`` call for one parameter, and how its value decodes."""
+    dim, name = param.dim, param.path
+    if isinstance(dim, Uniform) and dim.step is not None:
+        # Optuna computes low + k*step in binary floating point (0.8999999999999999); snap to the decimal grid.
+        return Codec(NativeCall("suggest_float", (name, dim.low, dim.high), {"step": dim.step}), dim.snap,
+                     "values snapped to the decimal grid low + k*step")
+    if isinstance(dim, Uniform):
+        return Codec(NativeCall("suggest_float", (name, dim.low, dim.high)), _same)
+    if isinstance(dim, LogUniform):
+        return Codec(NativeCall("suggest_float", (name, dim.low, dim.high), {"log": True}), _same)
+    if isinstance(dim, Integer):
+        kwargs = ({"step": dim.step} if dim.step != 1 else {}) | ({"log": True} if dim.log else {})
+        return Codec(NativeCall("suggest_int", (name, dim.low, dim.high), kwargs), _same)
+    options = dim.options
+    if isinstance(dim, Conditional):
+        return Codec(NativeCall("suggest_categorical", (name, list(options)), shown="{} then the chosen branch"),
+                     _same)
+    assert isinstance(dim, Choice)
+    if native_categorical(options):
+        # the very object of the space (Optuna hands back an equal one)
+        return Codec(NativeCall("suggest_categorical", (name, list(options))), lambda v: options[dim.index(v)])
+    return Codec(NativeCall("suggest_categorical", (name, list(range(len(options))))), options.__getitem__,
+                 "index-encoded: Optuna holds only None/bool/int/float/str; the objective gets the objects")
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _internal_tell() -> Any:

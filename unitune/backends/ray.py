@@ -45,6 +45,7 @@ from ..execution import INTERRUPTED_ERROR, TIMED_OUT_MESSAGE, TrialRunner
 from ..records import TrialRecord, format_error, utcnow
 from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
 from .base import Budget, LoopBackend, RunSpec, RunState, Translation
+from .codec import Codec, NativeCall, clamp, grid_index, rounded
 
 METRIC = "unitune_objective"
 _GRID_KEY = "unitune_grid_point"
@@ -117,7 +118,8 @@ class RayBackend(LoopBackend):
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
-        native, note = _describe(param)
+        translation = _codec(param).translation
+        native, note = translation.native, translation.note
         if algorithm == "grid":
             return Translation(f"tune.grid_search over unitune's grid of {param.path!r}", "exact",
                                "unitune enumerates the grid in space order; Ray runs one trial per point")
@@ -161,8 +163,10 @@ class RayBackend(LoopBackend):
             search_alg = BasicVariantGenerator(random_state=spec.seed, max_concurrent=max_live)
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
+        with _start_lock:  # Tune's trainable registry is not thread-safe: register ours, then name it
+            tune.register_trainable(f"unitune_{run_id}", trainable)
         tuner = tune.Tuner(
-            trainable,
+            f"unitune_{run_id}",
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="min" if self.minimizing else "max", search_alg=search_alg,
@@ -217,10 +221,11 @@ class _Codec:
 
     def __init__(self, space: Space) -> None:
         self.space = space
-        self.decoders: dict[str, Callable[[Any], Any]] = {p.path: _decoder(p.dim) for p in space.params}
+        self.codecs = {p.path: _codec(p) for p in space.params}
+        self.decoders: dict[str, Callable[[Any], Any]] = {path: c.decode for path, c in self.codecs.items()}
 
     def domains(self, tune: Any) -> dict[str, Any]:
-        return {p.path: _domain(tune, p.dim) for p in self.space.params}
+        return {path: codec.call.make(tune) for path, codec in self.codecs.items()}
 
     def decode(self, config: dict[str, Any]) -> dict[str, Any]:
         values = {path: decode(config[path]) for path, decode in self.decoders.items()}
@@ -229,58 +234,32 @@ class _Codec:
         return {p.path: values[p.path] for p in self.space.active_params(values)}  # drop inactive branches
 
 
-def _index_count(dim: Any) -> int:
-    if isinstance(dim, (Uniform, Integer)):
-        return dim.n_steps + 1
-    return len(dim.options)
+def _codec(param: Param) -> Codec:
+    """How one parameter becomes a Ray Tune domain, and how a sampled value decodes.
 
-
-def _domain(tune: Any, dim: Any) -> Any:
-    if isinstance(dim, Uniform) and dim.step is None:
-        return tune.uniform(dim.low, dim.high)
-    if isinstance(dim, LogUniform):
-        return tune.loguniform(dim.low, dim.high)
-    if isinstance(dim, Integer) and dim.log:
-        return tune.loguniform(dim.low - 0.5, dim.high + 0.5)
-    return tune.randint(0, _index_count(dim))  # randint excludes its upper bound: indices 0..n-1
-
-
-def _decoder(dim: Any) -> Callable[[Any], Any]:
-    # Every decoder clamps: PBT perturbs values (x0.8, x1.2) and may step outside the domain.
-    if isinstance(dim, (Uniform, LogUniform)) and getattr(dim, "step", None) is None:
-        return lambda v: min(max(float(v), dim.low), dim.high)
-    if isinstance(dim, Integer) and dim.log:
-        return lambda v: min(max(round(float(v)), dim.low), dim.high)
-    last = _index_count(dim) - 1
-
-    def index(v: Any) -> int:
-        return min(max(round(float(v)), 0), last)
-
-    if isinstance(dim, Uniform):
-        return lambda v: dim.at(index(v))
-    if isinstance(dim, Integer):
-        return lambda v: dim.low + index(v) * dim.step
-    return lambda v: dim.options[index(v)]  # the user's own object (None, tuples, bools)
-
-
-def _describe(param: Param) -> tuple[str, str]:
+    Every decoder clamps: PBT perturbs values (x0.8, x1.2) and may step outside the domain.
+    """
     dim = param.dim
     if isinstance(dim, Uniform) and dim.step is None:
-        return f"tune.uniform({dim.low!r}, {dim.high!r})", ""
+        return Codec(NativeCall("tune.uniform", (dim.low, dim.high)), clamp(dim.low, dim.high))
     if isinstance(dim, LogUniform):
-        return f"tune.loguniform({dim.low!r}, {dim.high!r})", ""
+        return Codec(NativeCall("tune.loguniform", (dim.low, dim.high)), clamp(dim.low, dim.high))
     if isinstance(dim, Integer) and dim.log:
-        return (f"round(tune.loguniform({dim.low - 0.5!r}, {dim.high + 0.5!r}))",
-                "tune.lograndint excludes its upper bound and floors; a rounded log-uniform over "
-                "[low-0.5, high+0.5] gives every int its log-scale share, ends included")
-    n = _index_count(dim)
-    if isinstance(dim, Uniform):
-        return f"tune.randint(0, {n})", "the grid index k; unitune returns low + k*step (decimal-clean)"
-    if isinstance(dim, Integer):
-        return (f"tune.randint(0, {n})", "an index: tune.randint excludes its upper bound; unitune returns "
-                "low + k*step, both ends included")
+        return Codec(NativeCall("tune.loguniform", (dim.low - 0.5, dim.high + 0.5), shown="round({})"),
+                     rounded(dim.low, dim.high),
+                     "tune.lograndint excludes its upper bound and floors; a rounded log-uniform over "
+                     "[low-0.5, high+0.5] gives every int its log-scale share, ends included")
+    # Everything else is an index: tune.randint excludes its upper bound, so randint(0, n) gives 0..n-1.
+    if isinstance(dim, (Uniform, Integer)):
+        n = dim.n_steps + 1
+        note = ("the grid index k; unitune returns low + k*step (decimal-clean)" if isinstance(dim, Uniform) else
+                "an index: tune.randint excludes its upper bound; unitune returns low + k*step, both ends included")
+        return Codec(NativeCall("tune.randint", (0, n)), grid_index(dim.at, n - 1), note)
     kind = "branch label" if isinstance(dim, Conditional) else "option"
-    return f"tune.randint(0, {n})", f"the {kind} index; unitune returns the {kind} itself"
+    n = len(dim.options)
+    # the user's own object (None, tuples, bools)
+    return Codec(NativeCall("tune.randint", (0, n)), grid_index(dim.options.__getitem__, n - 1),
+                 f"the {kind} index; unitune returns the {kind} itself")
 
 
 def _grid_points(space: Space, n_trials: int | None) -> list[dict[str, Any]]:
@@ -330,6 +309,9 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
         result = {METRIC: _told(record.value if record.ok else math.nan, minimizing)}
         tune.report(result, checkpoint=hooks.pending_checkpoint())
 
+    # Tune registers a function trainable under its name, process-wide: two runs at once with one name
+    # would run each other's objective.  One name per run.
+    trainable.__name__ = trainable.__qualname__ = f"unitune_{run_id}"
     return trainable
 
 
@@ -351,11 +333,12 @@ def _records_of(run_id: str, queue: Any) -> dict[str, str]:
 def _record_queue() -> Any:
     """One queue actor per process (no CPU reserved) carrying finished records from trials to the driver."""
     global _queue
-    if _queue is None:
-        from ray.util.queue import Queue
+    with _stash_lock:
+        if _queue is None:
+            from ray.util.queue import Queue
 
-        _queue = Queue(actor_options={"num_cpus": 0})
-    return _queue
+            _queue = Queue(actor_options={"num_cpus": 0})
+        return _queue
 
 
 class _RayHooks:

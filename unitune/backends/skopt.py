@@ -33,6 +33,7 @@ from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
+from .codec import Codec, NativeCall, clamp, grid_index, rounded
 
 _ACQ = {"EI": "EI", "PI": "PI", "LCB": "LCB", "hedge": "gp_hedge"}
 _GENERATORS = ("random", "sobol", "halton", "hammersly", "lhs", "grid")
@@ -62,7 +63,7 @@ class SkoptBackend(AskTellBackend):
     }
     default_algorithm = "gp"
     schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: skopt has no early stopping
-    features = frozenset({"conditional", "maximize", "pruning", "ask_tell"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
     seeded_algorithms = frozenset({"gp", "forest", "gbrt", "random"})
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -91,7 +92,8 @@ class SkoptBackend(AskTellBackend):
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
-        native, note = _describe(param.dim, param.path, algorithm)
+        translation = _codec(param, algorithm).translation
+        native, note = translation.native, translation.note
         if param.conditions:
             return Translation(native, "approximated",
                                "conditional space flattened: skopt proposes this dimension in every trial; "
@@ -153,42 +155,11 @@ class SkoptBackend(AskTellBackend):
                          acq_optimizer="sampling", n_jobs=1)
 
     def _dimension(self, param: Param) -> Any:
-        from skopt.space import Categorical, Real
-        from skopt.space import Integer as SkInteger
+        import skopt.space
 
-        dim, name, gp = param.dim, param.path, self.spec.algorithm == "gp"
-        if isinstance(dim, Uniform) and dim.step is None:
-            low, high = dim.low, dim.high
-            self._decoders.append(lambda x: min(max(float(x), low), high))
-            return Real(low, high, name=name)
-        if isinstance(dim, LogUniform):
-            low, high = dim.low, dim.high
-            self._decoders.append(lambda x: min(max(float(x), low), high))
-            return Real(low, high, prior="log-uniform", name=name)
-        if isinstance(dim, Integer) and dim.log:
-            # skopt's log Integer halves the ends; a rounded log-uniform Real over [low-0.5, high+0.5] does not.
-            low, high = dim.low, dim.high
-            self._decoders.append(lambda x: min(max(round(float(x)), low), high))
-            return Real(low - 0.5, high + 0.5, prior="log-uniform", name=name)
-        if isinstance(dim, (Uniform, Integer)):
-            # Grid index k (steps) or the int itself.
-            n, value_at = dim.n_steps, dim.at
-            offset = dim.low if isinstance(dim, Integer) and dim.step == 1 else 0
-            if gp:
-                # The GP normalizes Integer dims to [0, 1] and rounds, halving the ends: use a rounded Real.
-                self._decoders.append(lambda x: value_at(min(max(round(float(x)) - offset, 0), n)))
-                return Real(offset - 0.5, offset + n + 0.5, name=name)
-            self._decoders.append(lambda x: value_at(int(x) - offset))
-            return SkInteger(offset, offset + n, name=name)
-        assert isinstance(dim, (Choice, Conditional))
-        options = dim.options
-        if isinstance(dim, Conditional) or _plain_strings(options):
-            lookup = {option: option for option in options}
-            self._decoders.append(lambda x: lookup[str(x)])  # str(): skopt hands back np.str_
-            return Categorical(list(options), name=name)
-        # Index categories: any object works, and the objective gets the very object back.
-        self._decoders.append(lambda x: options[int(x)])
-        return Categorical([str(i) for i in range(len(options))], name=name)
+        codec = _codec(param, self.spec.algorithm)
+        self._decoders.append(codec.decode)
+        return codec.call.make(skopt.space)
 
     @classmethod
     @contextmanager
@@ -253,37 +224,46 @@ def _plain_strings(options: tuple[Any, ...]) -> bool:
     return all(type(o) is str for o in options)
 
 
-def _describe(dim: Any, name: str, algorithm: str) -> tuple[str, str]:
-    """The native dimension and a note on its translation quirk, for ``translate``."""
-    gp = algorithm == "gp"
+def _codec(param: Param, algorithm: str) -> Codec:
+    """How one parameter becomes a skopt dimension (``skopt.space``), and how skopt's value decodes."""
+    dim, name, gp = param.dim, param.path, algorithm == "gp"
     if isinstance(dim, Uniform) and dim.step is None:
-        return f"Real({dim.low!r}, {dim.high!r}, name={name!r})", ""
+        return Codec(NativeCall("Real", (dim.low, dim.high), {"name": name}), clamp(dim.low, dim.high))
     if isinstance(dim, LogUniform):
-        return f"Real({dim.low!r}, {dim.high!r}, prior='log-uniform', name={name!r})", ""
+        return Codec(NativeCall("Real", (dim.low, dim.high), {"prior": "log-uniform", "name": name}),
+                     clamp(dim.low, dim.high))
     if isinstance(dim, Integer) and dim.log:
-        return (f"round(Real({dim.low - 0.5!r}, {dim.high + 0.5!r}, prior='log-uniform', name={name!r}))",
-                "skopt's log-uniform Integer gives both ends half weight; a rounded log-uniform Real over "
-                "[low-0.5, high+0.5] gives every integer its full log-scale share")
+        # skopt's log Integer halves the ends; a rounded log-uniform Real over [low-0.5, high+0.5] does not.
+        return Codec(NativeCall("Real", (dim.low - 0.5, dim.high + 0.5), {"prior": "log-uniform", "name": name},
+                                shown="round({})"), rounded(dim.low, dim.high),
+                     "skopt's log-uniform Integer gives both ends half weight; a rounded log-uniform Real over "
+                     "[low-0.5, high+0.5] gives every integer its full log-scale share")
     if isinstance(dim, (Uniform, Integer)):
+        # Grid index k (steps) or the int itself.
         stepped = isinstance(dim, Uniform) or dim.step != 1
         n = dim.n_steps
-        lo, hi = (0, n) if stepped else (dim.low, dim.high)
-        native = (f"round(Real({lo - 0.5!r}, {hi + 0.5!r}, name={name!r}))" if gp
-                  else f"Integer({lo}, {hi}, name={name!r})")
-        notes = []
-        if stepped:
-            notes.append("the grid index k; unitune returns low + k*step (decimal-clean)")
+        offset = 0 if stepped else dim.low
+        notes = ["the grid index k; unitune returns low + k*step (decimal-clean)"] if stepped else []
         if gp:
+            # The GP normalizes Integer dims to [0, 1] and rounds, halving the ends: use a rounded Real.
             notes.append("the GP normalizes an Integer to [0, 1] and rounds, halving the end values' weight; "
                          "a rounded Real over [lo-0.5, hi+0.5] keeps every value equally likely")
-        return native, "; ".join(notes)
-    if isinstance(dim, Conditional):
-        return (f"Categorical({list(dim.options)!r}, name={name!r}) + every branch's dimensions",
-                "flattened to the union of the branches")
-    if _plain_strings(dim.options):
-        return f"Categorical({list(dim.options)!r}, name={name!r})", ""
-    return (f"Categorical({[str(i) for i in range(len(dim.options))]!r}, name={name!r})",
-            "index categories: skopt cannot hold tuples/None/mixed types; the objective gets the objects")
+            call = NativeCall("Real", (offset - 0.5, offset + n + 0.5), {"name": name}, shown="round({})")
+        else:
+            call = NativeCall("Integer", (offset, offset + n), {"name": name})
+        return Codec(call, grid_index(dim.at, n, offset), "; ".join(notes))
+    assert isinstance(dim, (Choice, Conditional))
+    options = dim.options
+    if isinstance(dim, Conditional) or _plain_strings(options):
+        lookup = {option: option for option in options}
+        shown = "{} + every branch's dimensions" if isinstance(dim, Conditional) else "{}"
+        return Codec(NativeCall("Categorical", (list(options),), {"name": name}, shown=shown),
+                     lambda x: lookup[str(x)],  # str(): skopt hands back np.str_
+                     "flattened to the union of the branches" if isinstance(dim, Conditional) else "")
+    # Index categories: any object works, and the objective gets the very object back.
+    return Codec(NativeCall("Categorical", ([str(i) for i in range(len(options))],), {"name": name}),
+                 lambda x: options[int(x)],
+                 "index categories: skopt cannot hold tuples/None/mixed types; the objective gets the objects")
 
 
 @contextmanager
