@@ -340,6 +340,9 @@ class Study:
                               timeout=None if timeout is None else float(timeout), n_jobs=int(n_jobs),
                               progress=progress)
         check_run(self.backend_class, spec)
+        from .parallel import check_executor  # the executor and the objective's pickling, before any trial
+
+        executor = check_executor(self.backend_class, objective, int(n_jobs), executor)
         budget = Budget(spec.n_trials, spec.timeout)
         runner = TrialRunner(objective, self.space, metric=self.spec.metric, deadline=budget.deadline)
         state = RunState()
