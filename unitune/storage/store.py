@@ -343,8 +343,11 @@ class Store:
         with self._lock, self._db.read():
             rows = self._db.fetchall("SELECT id, name, backend, algorithm, direction, seed, metric, created, updated "
                                      "FROM unitune_studies ORDER BY id")
-            counts = self._db.fetchall("SELECT study_id, state, COUNT(*), MIN(value), MAX(value) FROM unitune_trials "
-                                       "GROUP BY study_id, state")
+            # best over finite values only, as Result.best_value (a complete ±inf is a row, never the best)
+            counts = self._db.fetchall(
+                "SELECT study_id, state, COUNT(*), MIN(CASE WHEN value > ? AND value < ? THEN value END), "
+                "MAX(CASE WHEN value > ? AND value < ? THEN value END) FROM unitune_trials GROUP BY study_id, state",
+                (-math.inf, math.inf, -math.inf, math.inf))
         by_study: dict[int, dict[str, tuple[int, Any, Any]]] = {}
         for sid, state, n, low, high in counts:
             by_study.setdefault(sid, {})[state] = (int(n), low, high)
