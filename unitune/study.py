@@ -25,7 +25,7 @@ from .progress import ProgressBar
 from .records import TrialRecord, format_error, utcnow
 from .registry import get_backend, supporting
 from .results import Result
-from .space import Space, as_space
+from .space import Integer, LogUniform, Space, Uniform, as_space
 
 Direction = Literal["minimize", "maximize"]
 TOLD_STATES = ("complete", "pruned", "failed")
@@ -65,6 +65,60 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params!r})"
+
+
+def warm_start_records(source: Any, space: Space) -> list[TrialRecord]:
+    """Finished trials of ``source`` (a Result, a result table, ``(storage, name)`` or records) as records over
+    ``space``; trials whose params do not fit ``space`` are left out and counted in a warning."""
+    import warnings
+
+    import pandas as pd
+
+    if isinstance(source, tuple) and len(source) == 2:
+        from .storage import load
+
+        source = load(*source)
+    if isinstance(source, Result):
+        records = list(source.records)
+    elif isinstance(source, pd.DataFrame):
+        records = _records_from_table(source, space)
+    elif isinstance(source, list) and all(isinstance(r, TrialRecord) for r in source):
+        records = list(source)
+    else:
+        raise InvalidRunError("warm_start must be a Result, a result table (DataFrame), (storage, name) or a list "
+                              f"of TrialRecords, got {type(source).__name__}")
+    fitting = []
+    for record in records:
+        try:
+            space.validate_assignment(record.params)
+        except (ValueError, KeyError):
+            continue
+        fitting.append(record)
+    if len(fitting) < len(records):
+        warnings.warn(f"warm_start: {len(records) - len(fitting)} of {len(records)} trials have params outside this "
+                      "space and were not told", stacklevel=3)
+    return fitting
+
+
+def _records_from_table(table: Any, space: Space) -> list[TrialRecord]:
+    """Records from a unified result table (its ``params.<path>`` columns; inactive ones are NaN/None)."""
+    import pandas as pd
+
+    records = []
+    for row in table.to_dict("records"):
+        values = {}
+        for param in space.params:
+            value = row.get(f"params.{param.path}")
+            if value is None or (not isinstance(value, (tuple, list, dict)) and pd.isna(value)):
+                continue
+            values[param.path] = int(value) if isinstance(param.dim, Integer) else \
+                float(value) if isinstance(param.dim, (Uniform, LogUniform)) else value
+        params = {p.path: values[p.path] for p in space.active_params(values) if p.path in values}
+        state = row.get("state", "complete")
+        value = row.get("value", math.nan)
+        records.append(TrialRecord(number=int(row.get("trial", len(records))), state=state,
+                                   value=math.nan if pd.isna(value) else float(value), params=params))
+    return records
 
 
 def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any]) -> RunSpec:
@@ -123,11 +177,22 @@ class Study:
             and any option of the backend's algorithm (e.g. Optuna's ``n_startup_trials=5``).
             Everything is checked here, before any framework object exists; unknown names are an error.
 
+        storage: where every finished trial is committed before the next one is asked: a SQLite file
+            (``"runs.db"``, ``"sqlite:///path"``) or ``"postgresql://user@host:port/db"``; memory only when None.
+        name: the study's name in the store (a fresh one is made up when omitted).
+        resume: continue the stored study of that name (created when there is none, so the same command
+            can start on several machines): its trials are replayed into the framework, numbering goes on,
+            and ``optimize(n_trials=...)`` counts every trial of the study toward ``n_trials``.  A changed
+            backend, algorithm, direction or space is refused.  Without it an existing name is refused.
+        warm_start: earlier trials to tell the framework first — a ``Result``, a result table, or a stored
+            study as ``(storage, name)`` — of any backend over this space.  They are not rows of this study.
+
     ``ask``/``tell`` work on every backend that proposes trials on request (Optuna, Hyperopt,
     scikit-optimize); Ray Tune drives its own loop, so there only ``optimize`` works.
     """
 
     def __init__(self, space: Space | Mapping[str, Any], *, backend: str, direction: Direction = "minimize",
+                 storage: Any = None, name: str | None = None, resume: bool = False, warm_start: Any = None,
                  **settings: Any) -> None:
         if not isinstance(backend, str):
             raise InvalidRunError(f"backend must be a name (str), got {backend!r}")
@@ -145,6 +210,80 @@ class Study:
         self._next_number = 0
         self._interrupted = False
         self._stop_reason = "n_trials"
+        self.name = name
+        self._store: Any = None
+        self._stored: Any = None
+        self._cursor = 0  # the store's commit sequence up to which trials were taken in
+        self._warm = [] if warm_start is None else warm_start_records(warm_start, self.space)
+        if storage is not None:
+            self._open(storage, name, bool(resume))
+        elif resume:
+            raise InvalidRunError("resume=True needs storage= (the store that holds the study)")
+
+    # -- the store ---------------------------------------------------------------------------------------
+    def _open(self, storage: Any, name: str | None, resume: bool) -> None:
+        from .storage import StudyMeta, describe_space_change, open_store
+
+        if name is None:
+            if resume:
+                raise InvalidRunError("resume=True needs name= (the stored study to continue)")
+            name = f"{self.backend}-{self.algorithm}-{utcnow():%Y%m%d-%H%M%S-%f}"
+        store = open_store(storage)
+        spec = self.spec
+        meta = StudyMeta(backend=self.backend, algorithm=spec.algorithm, direction=spec.direction, seed=spec.seed,
+                         metric=spec.metric, space=self.space,
+                         options={"options": dict(spec.options), "scheduler": spec.scheduler,
+                                  "scheduler_options": dict(spec.scheduler_options)})
+        try:
+            if resume:
+                stored, created = store.get_or_create_study(name, meta)
+            else:
+                stored, created = store.create_study(name, meta), True
+            if not created:
+                old = stored.meta
+                for what, was, now in (("backend", old.backend, self.backend), ("algorithm", old.algorithm,
+                                       spec.algorithm), ("direction", old.direction, spec.direction)):
+                    if was != now:
+                        raise InvalidRunError(f"cannot resume study {name!r}: it was created with {what} {was!r}, "
+                                              f"this study asks for {what} {now!r}")
+                change = describe_space_change(old.space, self.space)
+                if change:
+                    raise InvalidRunError(f"cannot resume study {name!r}: its space changed: {change}")
+                store.use_space(stored.id, self.space)  # decode into this space's very objects
+                store.fail_orphans(stored.id)  # trials of this host whose process died: failed, not running
+        except BaseException:
+            store.close()
+            raise
+        self.name, self._store, self._stored = name, store, stored
+        self._sync()
+
+    def _sync(self) -> list[TrialRecord]:
+        """Take in the trials other sessions and workers finished since the last look (before every ask)."""
+        if self._store is None:
+            return []
+        with self._lock:
+            records, self._cursor = self._store.trials(self._stored.id, after=self._cursor)
+            new = [r for r in records if r.number not in self._told and r.number not in self._pending]
+            if new:
+                self._records.extend(new)
+                self._told.update(r.number for r in new)
+                self._next_number = max(self._next_number, *(r.number + 1 for r in new))
+                if isinstance(self._adapter, AskTellBackend):
+                    with self._framework_calls():
+                        self._adapter.take_history(new)
+            return new
+
+    def _number(self) -> int:
+        if self._store is None:
+            number, self._next_number = self._next_number, self._next_number + 1
+            return number
+        return self._store.reserve_trial(self._stored.id, worker_name())
+
+    def close(self) -> None:
+        """Close the store connection (the study's trials are all committed already)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # -- what the study is -------------------------------------------------------------------------------
     @property
@@ -225,7 +364,11 @@ class Study:
                 # Built on first use, so an algorithm that sizes itself by the budget (skopt's random search
                 # draws n_trials initial points) is built exactly as the native call with that budget.
                 with self._framework_calls():
-                    self._adapter = self.backend_class(self._run_spec(n_trials=n_trials))
+                    adapter = self.backend_class(self._run_spec(n_trials=n_trials))
+                    # What the framework learns from first: a warm start, then this study's stored trials.
+                    if isinstance(adapter, AskTellBackend):
+                        adapter.take_history(self._warm + self._records)
+                self._adapter = adapter
             return self._adapter
 
     def _run_spec(self, **limits: Any) -> RunSpec:
@@ -242,14 +385,14 @@ class Study:
     def _ask(self, k: int) -> list[Trial]:
         adapter = self._ask_tell_adapter()
         with self._lock:
+            self._sync()
             started = time.perf_counter()
             with self._framework_calls():
                 suggestions = [s for s in [adapter.ask()] if s is not None] if k == 1 else adapter.ask_batch(k)
             ask_s = (time.perf_counter() - started) / max(len(suggestions), 1)
             trials = []
             for suggestion in suggestions:
-                suggestion.number = self._next_number
-                self._next_number += 1
+                suggestion.number = self._number()
                 trial = Trial(self, suggestion, adapter.hooks(suggestion), ask_s)
                 self._pending[trial.number] = trial
                 trials.append(trial)
@@ -315,7 +458,11 @@ class Study:
                 self._keep(record)
 
     def _keep(self, record: TrialRecord) -> None:
+        """Keep a finished trial: in memory, and committed to the store (if any) before the next ask."""
         self._records.append(record)
+        self._told.add(record.number)
+        if self._store is not None:
+            self._store.finish_trial(self._stored.id, record)
 
     # -- the loop --------------------------------------------------------------------------------------
     def optimize(self, objective: Callable[[dict[str, Any]], Any], n_trials: int | None = None,
@@ -348,7 +495,7 @@ class Study:
         state = RunState()
         bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
                           direction=self.direction)
-        kept = len(self._records)
+        kept = self._counted_from = len(self._records) if self._store is None else 0
         try:
             if issubclass(self.backend_class, LoopBackend):
                 self._run_loop_backend(spec, runner, budget, state, bar)
@@ -378,15 +525,20 @@ class Study:
         self._end(state)
         return self.result
 
+    def _done(self) -> int:
+        """Trials that count toward this optimize call's ``n_trials``: those it finished, or, for a stored
+        study, every finished trial of the study (any session, any worker)."""
+        return len(self._records) - self._counted_from
+
     def _end(self, state: RunState) -> None:
         self._interrupted, self._stop_reason = state.interrupted, state.stop_reason
 
     def _run_sequential(self, runner: TrialRunner, budget: Budget, state: RunState, bar: ProgressBar) -> None:
         """One trial at a time in this thread: ask, evaluate, tell (the native libraries' own order)."""
         self._ensure_adapter(budget.n_trials)
-        done = 0
         while True:
-            reason = budget.stop_reason(done)
+            self._sync()
+            reason = budget.stop_reason(self._done())
             if reason:
                 state.stop_reason = reason
                 return
@@ -408,17 +560,25 @@ class Study:
                 return
             self._finish(trial, record)
             bar.update(record)
-            done += 1
 
     def _run_loop_backend(self, spec: RunSpec, runner: TrialRunner, budget: Budget, state: RunState,
                           bar: ProgressBar) -> None:
         """A framework with its own loop (Ray Tune): its records are numbered on after the study's trials."""
+        if self._store is not None and spec.n_trials is not None:  # the study's total budget
+            remaining = spec.n_trials - len(self._records)
+            if remaining <= 0:
+                state.stop_reason = "n_trials"
+                return
+            spec = self._run_spec(n_trials=remaining, timeout=spec.timeout, n_jobs=spec.n_jobs,
+                                  progress=spec.progress)
+            budget = Budget(remaining, spec.timeout)
         adapter = self.backend_class(spec)
         assert isinstance(adapter, LoopBackend)
+        adapter.history = list(self._warm) + list(self._records)
         offset = self._next_number
         try:
             for record in adapter.run(runner, budget, state):
-                record.number += offset
+                record.number = self._number() if self._store is not None else record.number + offset
                 self._next_number = max(self._next_number, record.number + 1)
                 self._keep(record)
                 bar.update(record)

@@ -182,7 +182,13 @@ class Backend(ABC):
 
 
 class LoopBackend(Backend):
-    """A framework that drives its own loop (Ray Tune): ``run`` yields each trial's record as it finishes."""
+    """A framework that drives its own loop (Ray Tune): ``run`` yields each trial's record as it finishes.
+
+    ``history`` holds the trials a resumed or warm-started study had before this run (set by the study);
+    such a framework has no way to learn from them, but may avoid repeating them.
+    """
+
+    history: list[TrialRecord] = []  # noqa: RUF012 - replaced per instance by the study
 
     @abstractmethod
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
@@ -233,6 +239,12 @@ class AskTellBackend(Backend):
         """What the framework holds of every finished trial: decoded params and the value it was told
         (``None`` for a trial told as failed/pruned without a value).  For tests and debugging."""
 
+    @abstractmethod
+    def replay(self, records: list[TrialRecord]) -> int:
+        """Tell the framework finished trials it did not propose (a resumed study's history, another
+        worker's trials, a warm start), as each framework takes history natively.  ``records`` hold
+        params of this space (active ones only).  Returns how many the framework took."""
+
     def hooks(self, suggestion: Suggestion) -> TrialHooks:
         """The hooks ``ut.report`` uses for this trial: unitune's scheduler, or never prune."""
         if self._scheduler is None:
@@ -244,3 +256,11 @@ class AskTellBackend(Backend):
         self.tell(suggestion, record)
         if self._scheduler is not None:
             self._scheduler.observe(record)
+
+    def take_history(self, records: list[TrialRecord]) -> int:
+        """``replay`` plus unitune's scheduler (its median/rungs learn from the history too)."""
+        told = self.replay(records) if records else 0
+        if self._scheduler is not None:
+            for record in records:
+                self._scheduler.observe(record)
+        return told

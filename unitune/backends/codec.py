@@ -62,6 +62,8 @@ class Codec:
     decode: Callable[[Any], Any]
     note: str = ""
     fidelity: Fidelity = "exact"
+    # The other way: a value of the unitune domain -> the native value that decodes to it (to replay history).
+    encode: Callable[[Any], Any] = field(default=lambda value: value)
 
     @property
     def translation(self) -> Translation:
@@ -76,6 +78,13 @@ def clamp(low: float, high: float) -> Callable[[Any], float]:
 def rounded(low: int, high: int) -> Callable[[Any], int]:
     """An int decoder: round, then clamp to ``[low, high]``."""
     return lambda raw: min(max(round(float(raw)), low), high)
+
+
+def index_of(dim: Any) -> Callable[[Any], int]:
+    """A grid value (stepped float/int) or an option -> its index (the inverse of ``grid_index``)."""
+    if hasattr(dim, "step"):
+        return lambda value: round((value - dim.low) / dim.step)
+    return dim.index
 
 
 def grid_index(at: Callable[[int], Any], n: int, offset: int = 0) -> Callable[[Any], Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Branching, Choice, Conditional, Const, Group, Integer, Leaf, LogUniform, Node, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
-from .codec import Codec, NativeCall, Shown, clamp, grid_index, log, rounded
+from .codec import Codec, NativeCall, Shown, clamp, grid_index, index_of, log, rounded
 
 # algorithm name -> hyperopt module whose ``suggest`` is what fmin's ``algo=`` takes.
 _ALGORITHMS = {"tpe": "tpe", "random": "rand", "anneal": "anneal"}
@@ -85,6 +86,7 @@ class HyperoptBackend(AskTellBackend):
             options["verbose"] = spec.verbose  # tpe.suggest logs two INFO lines per trial by default
         self._algo = functools.partial(module.suggest, **options) if options else module.suggest
         self._decoders: dict[str, Decoder] = {}  # path -> native value -> unitune value
+        self._codecs = {p.path: _codec(p) for p in self.space.params}
         expr = self._native(self.space.root)
         self.domain = base.Domain(_not_called, expr)
         self.trials = base.Trials()
@@ -104,7 +106,7 @@ class HyperoptBackend(AskTellBackend):
             return {key: self._native(child) for key, child in node.children.items() if not isinstance(child, Const)}
         if isinstance(node, Branching):
             param = node.param
-            self._decoders[param.path] = _codec(param).decode
+            self._decoders[param.path] = self._codecs[param.path].decode
             branches = [{} if isinstance(b, Const) else self._native(b) for b in node.branches.values()]
             return hp.choice(param.path, branches)
         raise TypeError(f"unexpected node {node!r}")  # Const is filtered by the callers
@@ -112,7 +114,7 @@ class HyperoptBackend(AskTellBackend):
     def _native_param(self, param: Param) -> Any:
         from hyperopt import hp
 
-        codec = _codec(param)
+        codec = self._codecs[param.path]
         self._decoders[param.path] = codec.decode
         return codec.call.make(hp)
 
@@ -143,6 +145,28 @@ class HyperoptBackend(AskTellBackend):
             doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
         trials.refresh()
         return [Suggestion(number=-1, params=self._decode_doc(doc), handle=doc) for doc in inserted]
+
+    def replay(self, records: list[TrialRecord]) -> int:
+        # Finished trial documents inserted as JOB_STATE_DONE, exactly as fmin leaves evaluated trials
+        # (generate_trials_to_calculate would evaluate the objective again).
+        base, trials, codecs = self._base, self.trials, self._codecs
+        labels = [p.path for p in self.space.params]
+        tids = trials.new_trial_ids(len(records))
+        docs = []
+        for tid, record in zip(tids, records, strict=True):
+            idxs: dict[str, list[Any]] = {label: [] for label in labels}
+            vals: dict[str, list[Any]] = {label: [] for label in labels}
+            for path, value in record.params.items():
+                idxs[path], vals[path] = [tid], [codecs[path].encode(value)]
+            result = ({"status": base.STATUS_OK, "loss": self._sign * record.value} if record.state == "complete"
+                      and not math.isnan(record.value) else {"status": base.STATUS_FAIL})
+            misc = {"tid": tid, "cmd": self.domain.cmd, "workdir": self.domain.workdir, "idxs": idxs, "vals": vals}
+            (doc,) = trials.new_trial_docs([tid], [None], [result], [misc])
+            doc["state"] = base.JOB_STATE_DONE
+            docs.append(doc)
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+        return len(docs)
 
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         done = [d for d in self.trials._dynamic_trials if d["state"] == self._base.JOB_STATE_DONE]
@@ -175,7 +199,7 @@ def _codec(param: Param) -> Codec:
         # around 0 (off-grid when low is not a multiple of step) and gives both ends half weight.
         n = dim.n_steps
         return Codec(NativeCall("hp.quniform", (label, -0.5, n + 0.5, 1), shown=f"{dim.low!r} + {dim.step!r} * {{}}"),
-                     grid_index(dim.at, n),
+                     grid_index(dim.at, n), encode=_float(index_of(dim)), note=
                      "hyperopt samples the grid index k in 0..n (each equally likely, ordered for TPE); unitune "
                      "returns low + k*step in decimal. hp.quniform on the value would round around 0, not from "
                      "low, and give both ends half weight")
@@ -188,7 +212,7 @@ def _codec(param: Param) -> Codec:
         # No log-int in hyperopt: qloguniform over [low-0.5, high+0.5] gives every integer its log-scale share;
         # it can round to 0 (or past high), so the clamp keeps that from the objective.
         return Codec(NativeCall("hp.qloguniform", (label, log(dim.low - 0.5), log(dim.high + 0.5), 1), shown="int({})"),
-                     rounded(dim.low, dim.high),
+                     rounded(dim.low, dim.high), encode=float, note=
                      "hyperopt has no log-int: each integer k gets the log-scale mass of [k-0.5, k+0.5] (as "
                      "Optuna's log=True), ends included with full weight; clamped to [low, high] so the 0 that "
                      "qloguniform can round to never reaches the objective")
@@ -196,21 +220,25 @@ def _codec(param: Param) -> Codec:
         # The grid index k with half-step margins: hp.uniformint(low, high) gives the end values half weight.
         n, step = dim.n_steps, f"{dim.step} * " if dim.step != 1 else ""
         return Codec(NativeCall("hp.quniform", (label, -0.5, n + 0.5, 1), shown=f"{dim.low} + {step}int({{}})"),
-                     grid_index(dim.at, n),
+                     grid_index(dim.at, n), encode=_float(index_of(dim)), note=
                      "hyperopt samples the grid index k (each equally likely, ordered for TPE); hp.uniformint "
                      "would give the end values half weight, hp.randint would be unordered for TPE")
     if isinstance(dim, Conditional):
         # Built by HyperoptBackend._native over the branches' own expressions; reported as the branch index.
         branches = [Shown(None, f"<branch {b!r}>") for b in dim.options]
-        return Codec(NativeCall("hp.choice", (label, branches)), dim.options.__getitem__,
+        return Codec(NativeCall("hp.choice", (label, branches)), dim.options.__getitem__, encode=dim.index, note=
                      "hyperopt reports the branch index; unitune returns the label. Branch params keep their "
                      "paths as labels, so TPE models the tree natively")
     assert isinstance(dim, Choice)
     # hp.choice reports the index; map it back to the user's own object (None, bools, tuples kept).
     indices = list(range(len(dim.options)))
     return Codec(NativeCall("hp.choice", (label, indices), shown=f"{{}} over {list(dim.options)!r}"),
-                 dim.options.__getitem__,
-                 "hyperopt reports the option's index; unitune returns the option object itself")
+                 dim.options.__getitem__, encode=dim.index,
+                 note="hyperopt reports the option's index; unitune returns the option object itself")
+
+
+def _float(index: Any) -> Any:
+    return lambda value: float(index(value))
 
 
 def _not_called(params: Any) -> None:

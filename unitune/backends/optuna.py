@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -210,6 +211,23 @@ class OptunaBackend(AskTellBackend):
         params = self.space.sample(lambda p: codecs[p.path].decode(codecs[p.path].call.make(trial)))
         return Suggestion(number=-1, params=params, handle=trial)
 
+    def replay(self, records: list[TrialRecord]) -> int:
+        # Finished trials go in with study.add_trials, as Optuna takes another study's history.
+        optuna, codecs = self._optuna, self._codecs
+        states = optuna.trial.TrialState
+        frozen = []
+        for record in records:
+            complete = record.state == "complete" and not math.isnan(record.value)
+            frozen.append(optuna.trial.create_trial(
+                params={path: codecs[path].encode(v) for path, v in record.params.items()},
+                distributions={path: _distribution(codecs[path].call) for path in record.params},
+                value=record.value if complete else None,
+                intermediate_values={step: v for step, v in record.intermediate if not math.isnan(v)},
+                state=states.COMPLETE if complete else states.PRUNED if record.state == "pruned" else states.FAIL,
+            ))
+        self.study.add_trials(frozen)
+        return len(frozen)
+
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         states = self._optuna.trial.TrialState
         return [(self._decode(t.params), t.value) for t in self.study.get_trials(deepcopy=False)
@@ -270,7 +288,20 @@ def _codec(param: Param) -> Codec:
         # the very object of the space (Optuna hands back an equal one)
         return Codec(NativeCall("suggest_categorical", (name, list(options))), lambda v: options[dim.index(v)])
     return Codec(NativeCall("suggest_categorical", (name, list(range(len(options))))), options.__getitem__,
-                 "index-encoded: Optuna holds only None/bool/int/float/str; the objective gets the objects")
+                 "index-encoded: Optuna holds only None/bool/int/float/str; the objective gets the objects",
+                 encode=dim.index)
+
+
+def _distribution(call: NativeCall) -> Any:
+    """The Optuna distribution a ``trial.suggest_*`` call samples from (to add finished trials)."""
+    from optuna import distributions
+
+    name, low_high, kwargs = call.fn, call.args[1:], call.kwargs
+    if name == "suggest_float":
+        return distributions.FloatDistribution(*low_high, step=kwargs.get("step"), log=kwargs.get("log", False))
+    if name == "suggest_int":
+        return distributions.IntDistribution(*low_high, step=kwargs.get("step", 1), log=kwargs.get("log", False))
+    return distributions.CategoricalDistribution(call.args[1])
 
 
 def _same(value: Any) -> Any:

@@ -140,7 +140,12 @@ class RayBackend(LoopBackend):
     def _run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
         tune = _ensure_ray(self.spec.verbose)
         spec = self.spec
-        grid = _grid_points(self.space, spec.n_trials) if spec.algorithm == "grid" else None
+        # A resumed study: Ray has no way to learn from its stored trials, so the run only avoids repeating
+        # them — grid search goes on after the points already run, random search draws from seed + N.
+        done = len(self.history)
+        grid = None
+        if spec.algorithm == "grid":
+            grid = _grid_points(self.space, None if spec.n_trials is None else done + spec.n_trials)[done:]
         storage = spec.storage_path or tempfile.mkdtemp(prefix="unitune-ray-")
         collector = _collector_class(tune)()
         run_id, queue = uuid.uuid4().hex, _record_queue()
@@ -160,7 +165,8 @@ class RayBackend(LoopBackend):
 
             param_space = self._codec.domains(tune)
             # Tune ignores max_concurrent_trials for a generator passed in: the limit goes here.
-            search_alg = BasicVariantGenerator(random_state=spec.seed, max_concurrent=max_live)
+            seed = spec.seed if spec.seed is None or not done else (spec.seed + done) % 2**32
+            search_alg = BasicVariantGenerator(random_state=seed, max_concurrent=max_live)
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
         with _start_lock:  # Tune's trainable registry is not thread-safe: register ours, then name it

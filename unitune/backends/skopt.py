@@ -33,7 +33,7 @@ from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
-from .codec import Codec, NativeCall, clamp, grid_index, rounded
+from .codec import Codec, NativeCall, clamp, grid_index, index_of, rounded
 
 _ACQ = {"EI": "EI", "PI": "PI", "LCB": "LCB", "hedge": "gp_hedge"}
 _GENERATORS = ("random", "sobol", "halton", "hammersly", "lhs", "grid")
@@ -107,6 +107,7 @@ class SkoptBackend(AskTellBackend):
         from sklearn.utils import check_random_state
 
         self._decoders: list[Decoder] = []
+        self._codecs = [_codec(p, spec.algorithm) for p in self.space.params]
         dimensions = [self._dimension(p) for p in self.space.params]
         self._paths = [p.path for p in self.space.params]
         self._sign = 1.0 if self.minimizing else -1.0  # skopt only minimizes
@@ -203,6 +204,32 @@ class SkoptBackend(AskTellBackend):
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         return [(self._decode(list(x)), float(y)) for x, y in zip(self.optimizer.Xi, self.optimizer.yi, strict=True)]
 
+    def replay(self, records: list[TrialRecord]) -> int:
+        # One tell of every point (one surrogate fit), with the same rule for what cannot be told raw.  A
+        # conditional space's inactive dimensions are filled with their first value (the surrogate sees a
+        # constant there, as it does for inactive dimensions of proposed points).
+        fill = [codec.encode(p.dim.grid()[0] if p.dim.grid() else p.dim.low)
+                for codec, p in zip(self._codecs, self.space.params, strict=True)]
+        points, values, failed = [], [], []
+        for record in records:
+            x = [codec.encode(record.params[p.path]) if p.path in record.params else default
+                 for codec, p, default in zip(self._codecs, self.space.params, fill, strict=True)]
+            if record.ok:
+                points.append(x)
+                values.append(self._sign * record.value)
+            else:
+                failed.append(x)
+        if values:
+            self._worst = max([*values, *([] if self._worst is None else [self._worst])])
+        if self._worst is None:
+            self._held.extend(failed)
+        else:
+            held, self._held = self._held + failed, []
+            points, values = points + held, values + [self._worst] * len(held)
+        if points:
+            self.optimizer.tell(points, values)
+        return len(records)
+
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         x = suggestion.handle
         self._pending.pop(id(suggestion), None)
@@ -235,7 +262,7 @@ def _codec(param: Param, algorithm: str) -> Codec:
     if isinstance(dim, Integer) and dim.log:
         # skopt's log Integer halves the ends; a rounded log-uniform Real over [low-0.5, high+0.5] does not.
         return Codec(NativeCall("Real", (dim.low - 0.5, dim.high + 0.5), {"prior": "log-uniform", "name": name},
-                                shown="round({})"), rounded(dim.low, dim.high),
+                                shown="round({})"), rounded(dim.low, dim.high), encode=float, note=
                      "skopt's log-uniform Integer gives both ends half weight; a rounded log-uniform Real over "
                      "[low-0.5, high+0.5] gives every integer its full log-scale share")
     if isinstance(dim, (Uniform, Integer)):
@@ -251,7 +278,9 @@ def _codec(param: Param, algorithm: str) -> Codec:
             call = NativeCall("Real", (offset - 0.5, offset + n + 0.5), {"name": name}, shown="round({})")
         else:
             call = NativeCall("Integer", (offset, offset + n), {"name": name})
-        return Codec(call, grid_index(dim.at, n, offset), "; ".join(notes))
+        index, native = index_of(dim), float if gp else int
+        return Codec(call, grid_index(dim.at, n, offset), "; ".join(notes),
+                     encode=lambda value: native(index(value) + offset))
     assert isinstance(dim, (Choice, Conditional))
     options = dim.options
     if isinstance(dim, Conditional) or _plain_strings(options):
@@ -262,7 +291,7 @@ def _codec(param: Param, algorithm: str) -> Codec:
                      "flattened to the union of the branches" if isinstance(dim, Conditional) else "")
     # Index categories: any object works, and the objective gets the very object back.
     return Codec(NativeCall("Categorical", ([str(i) for i in range(len(options))],), {"name": name}),
-                 lambda x: options[int(x)],
+                 lambda x: options[int(x)], encode=lambda value: str(dim.index(value)), note=
                  "index categories: skopt cannot hold tuples/None/mixed types; the objective gets the objects")
 
 

@@ -1,0 +1,180 @@
+"""A stored study on every backend: nothing lost on kill -9, resume with the history, refusals, warm start."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import unitune as ut
+from unitune.registry import get_backend
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = {"x": ut.uniform(-5.0, 5.0), "y": ut.uniform(-5.0, 5.0), "k": ut.choice(["a", None, (1, 2)])}
+
+
+def bowl(p):
+    return (p["x"] - 1.5) ** 2 + (p["y"] + 2.0) ** 2 + (p["k"] is None)
+
+
+def asks_and_tells(backend: str) -> bool:
+    return "ask_tell" in get_backend(backend).features
+
+
+KILLED = textwrap.dedent(
+    """
+    import sys, time, warnings
+    warnings.simplefilter("ignore")
+    import unitune as ut
+    from tests.conformance.test_store import SPACE, bowl
+
+    def objective(p):
+        print("start", flush=True)
+        time.sleep(0.05)
+        return bowl(p)
+
+    ut.minimize(objective, SPACE, backend=sys.argv[1], algorithm="random", n_trials=int(sys.argv[3]), seed=0,
+                storage=sys.argv[2], name="crash", resume=True)
+    """
+)
+
+
+def test_kill_9_mid_run_loses_no_finished_trial_and_resume_finishes_the_budget(backend, tmp_path):
+    if not asks_and_tells(backend):
+        pytest.xfail("Ray Tune hands its trials over when Tuner.fit returns: a kill -9 during a Ray run loses "
+                     "that run's trials (earlier runs' are committed); see README")
+    db, n = str(tmp_path / "runs.db"), 30
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, backend, db, str(n)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    assert proc.stdout is not None
+    starts, deadline = 0, time.monotonic() + 120
+    while starts < 8 and time.monotonic() < deadline:
+        if proc.stdout.readline().startswith("start"):
+            starts += 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # Trials are committed before the next one is asked: the 8th had started, so 7 are in the store.
+    stored = ut.load(db, "crash")
+    assert len(stored.table) == starts - 1 == 7
+    for record in stored.records:  # params and values intact, choice objects as the space defines them
+        assert record.state == "complete" and record.value == bowl(stored.space.build(record.params))
+    resumed = ut.minimize(bowl, SPACE, backend=backend, algorithm="random", n_trials=n, seed=0, storage=db,
+                          name="crash", resume=True)
+    table = resumed.table
+    numbers = sorted(table["trial"])
+    assert numbers == sorted(set(numbers)) and len(table) == n  # the whole budget, no number twice
+    assert list(table["trial"][:7]) == list(stored.table["trial"])  # the stored rows first, as they were
+    lost = table[table["state"] == "failed"]
+    assert len(lost) == 1 and lost["error"].iloc[0].startswith("WorkerLost")  # the trial running at the kill
+    assert len(ut.load(db, "crash").table) == n
+
+
+def test_resume_tells_the_framework_its_history(backend, tmp_path):
+    if not asks_and_tells(backend):
+        pytest.xfail("Ray Tune has no history to replay into: a resumed Ray study keeps its stored rows and "
+                     "draws its random search from seed + N")
+    db = str(tmp_path / "runs.db")
+    options = {"n_initial_points": 5} if backend == "skopt" else {}
+    first = ut.minimize(bowl, SPACE, backend=backend, n_trials=25, seed=1, storage=db, name="s", **options)
+    best = first.best_params
+    resumed = ut.Study(SPACE, backend=backend, seed=2, storage=db, name="s", resume=True, **options)
+    cold = ut.Study(SPACE, backend=backend, seed=2, **options)
+    assert len(resumed.table) == 25 and len(resumed._adapter.history() if resumed._adapter else []) == 0
+
+    def distance(trials):
+        return sum(math.hypot(t.params["x"] - best["x"], t.params["y"] - best["y"]) for t in trials) / len(trials)
+
+    warm_trials = [resumed.ask() for _ in range(4)]
+    assert len(resumed._adapter.history()) == 25  # the framework holds every stored trial
+    assert [t.number for t in warm_trials] == [25, 26, 27, 28]  # numbering goes on
+    cold_trials = [cold.ask() for _ in range(4)]
+    assert distance(warm_trials) < distance(cold_trials)
+
+
+def test_refusals_say_what_is_wrong(backend, tmp_path):
+    db = str(tmp_path / "runs.db")
+    ut.minimize(bowl, SPACE, backend=backend, algorithm="random", n_trials=2, seed=0, storage=db, name="s")
+    with pytest.raises(ut.StudyExistsError, match="resume=True"):
+        ut.Study(SPACE, backend=backend, algorithm="random", storage=db, name="s")
+    other = "optuna" if backend != "optuna" else "hyperopt"
+    with pytest.raises(ut.InvalidRunError, match=f"created with backend {backend!r}.*{other!r}"):
+        ut.Study(SPACE, backend=other, algorithm="random", storage=db, name="s", resume=True)
+    with pytest.raises(ut.InvalidRunError, match="direction 'minimize'.*'maximize'"):
+        ut.Study(SPACE, backend=backend, algorithm="random", direction="maximize", storage=db, name="s", resume=True)
+    default = get_backend(backend).default_algorithm
+    if default != "random":
+        with pytest.raises(ut.InvalidRunError, match=f"algorithm 'random'.*{default!r}"):
+            ut.Study(SPACE, backend=backend, storage=db, name="s", resume=True)
+    with pytest.raises(ut.InvalidRunError, match="space changed: parameter 'y' removed"):
+        ut.Study({"x": SPACE["x"], "k": SPACE["k"]}, backend=backend, algorithm="random", storage=db, name="s",
+                 resume=True)
+    with pytest.raises(ut.StorageError):
+        ut.Study(SPACE, backend=backend, storage=str(tmp_path), name="s")  # a directory
+    text = tmp_path / "notes.txt"
+    text.write_text("not a store\n")
+    with pytest.raises(ut.StorageError):
+        ut.Study(SPACE, backend=backend, storage=str(text), name="s")
+    assert text.read_text() == "not a store\n"
+    assert len(ut.load(db, "s").table) == 2  # the study is as it was
+
+
+BRANIN = {"x1": ut.uniform(-5.0, 10.0), "x2": ut.uniform(0.0, 15.0)}
+
+
+def branin(p):
+    x1, x2 = p["x1"], p["x2"]
+    return (x2 - 5.1 / (4 * math.pi**2) * x1**2 + 5 / math.pi * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * \
+        math.cos(x1) + 10
+
+
+def test_warm_start_from_another_backend_improves_on_a_cold_start(backend, tmp_path):
+    source = "hyperopt" if backend != "hyperopt" else "optuna"
+    earlier = ut.minimize(branin, BRANIN, backend=source, algorithm="random", n_trials=40, seed=3)
+    db = str(tmp_path / "runs.db")
+    ut.minimize(branin, BRANIN, backend=source, algorithm="random", n_trials=40, seed=3, storage=db, name="earlier")
+    n = 8
+    colds, warms = [], []
+    for seed in (0, 1):
+        colds.append(ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed).best_value)
+        warm = ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed,
+                           warm_start=earlier if seed == 0 else (db, "earlier"))
+        assert len(warm.table) == n  # the warm-start trials are told to the framework, not rows of this study
+        warms.append(warm.best_value)
+    if not asks_and_tells(backend):  # Ray: nothing to tell a random search; it still runs, unchanged
+        assert warms == colds
+        return
+    assert sum(warms) < sum(colds), (warms, colds)
+
+
+def test_warm_start_from_a_table_skips_trials_outside_the_space(backend):
+    if not asks_and_tells(backend):
+        pytest.xfail("Ray Tune takes no history")
+    earlier = ut.minimize(branin, {"x1": ut.uniform(-5.0, 20.0), "x2": ut.uniform(0.0, 15.0)}, backend="optuna",
+                          algorithm="random", n_trials=30, seed=0)
+    outside = int((earlier.table["params.x1"] > 10.0).sum())
+    assert outside > 0
+    with pytest.warns(UserWarning, match=f"warm_start: {outside} of 30 trials"):
+        study = ut.Study(BRANIN, backend=backend, seed=0, warm_start=earlier.table)
+    study.ask()
+    assert len(study._adapter.history()) == 30 - outside
+
+
+def test_a_stored_study_commits_each_trial_before_the_next_ask(backend, tmp_path):
+    db = str(tmp_path / "runs.db")
+    seen = []
+
+    def objective(p):
+        seen.append(len(ut.load(db, "s").table))  # what another process would read right now
+        return bowl(p)
+
+    ut.minimize(objective, SPACE, backend=backend, algorithm="random", n_trials=5, seed=0, storage=db, name="s")
+    if asks_and_tells(backend):
+        assert seen == [0, 1, 2, 3, 4]
+    assert len(ut.load(db, "s").table) == 5 and os.path.getsize(db) > 0
