@@ -214,6 +214,11 @@ class Study:
         self._store: Any = None
         self._stored: Any = None
         self._cursor = 0  # the store's commit sequence up to which trials were taken in
+        if warm_start is not None and not issubclass(self.backend_class, AskTellBackend):
+            raise UnsupportedFeatureError(
+                self.backend, "warm_start (telling a framework earlier trials)",
+                [b for b in supporting("ask_tell") if b != self.backend],
+                hint=f"{self.backend!r} has no way to learn from trials it did not run.")
         self._warm = [] if warm_start is None else warm_start_records(warm_start, self.space)
         if storage is not None:
             self._open(storage, name, bool(resume))
@@ -574,7 +579,7 @@ class Study:
             budget = Budget(remaining, spec.timeout)
         adapter = self.backend_class(spec)
         assert isinstance(adapter, LoopBackend)
-        adapter.history = list(self._warm) + list(self._records)
+        adapter.history = list(self._records)
         offset = self._next_number
         try:
             for record in adapter.run(runner, budget, state):

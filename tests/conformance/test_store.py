@@ -135,6 +135,10 @@ def branin(p):
 
 
 def test_warm_start_from_another_backend_improves_on_a_cold_start(backend, tmp_path):
+    if not asks_and_tells(backend):
+        with pytest.raises(ut.UnsupportedFeatureError, match="warm_start.*Backends that do: optuna"):
+            ut.Study(BRANIN, backend=backend, warm_start=[])
+        pytest.xfail(f"{backend} has no way to learn from trials it did not run")
     source = "hyperopt" if backend != "hyperopt" else "optuna"
     earlier = ut.minimize(branin, BRANIN, backend=source, algorithm="random", n_trials=40, seed=3)
     db = str(tmp_path / "runs.db")
@@ -147,9 +151,6 @@ def test_warm_start_from_another_backend_improves_on_a_cold_start(backend, tmp_p
                            warm_start=earlier if seed == 0 else (db, "earlier"))
         assert len(warm.table) == n  # the warm-start trials are told to the framework, not rows of this study
         warms.append(warm.best_value)
-    if not asks_and_tells(backend):  # Ray: nothing to tell a random search; it still runs, unchanged
-        assert warms == colds
-        return
     assert sum(warms) < sum(colds), (warms, colds)
 
 
