@@ -2,8 +2,10 @@
 
 Only the driver talks to the framework (ask, tell, ``should_prune``); workers only evaluate.  The loop
 
-* asks for as many trials as there are free slots (several at once when several are free, so skopt's
-  ``ask(n_points)`` and Hyperopt's batch of ids apply), never more than ``n_trials`` started in all;
+* asks for one trial per free slot, never more than ``n_trials`` started in all; each ask sees the
+  trials in flight as pending (Optuna: running trials, TPE's constant liar; skopt: its liar strategy on
+  a copy of the optimizer; Hyperopt: pending trial documents and a fresh seed per suggestion — one
+  Hyperopt call for several ids gives TPE's same point for each, so the loop never batches);
 * answers each worker's ``ut.report`` with the trial's ``hooks.should_prune`` (Optuna's pruner or
   unitune's scheduler, here in the driver);
 * tells each finished trial as it arrives (so the order of finishing decides what the model sees);
@@ -129,12 +131,15 @@ def drive(study: Any, pool: Any, budget: Any, state: Any, bar: Any, n_jobs: int)
                 free = n_jobs - len(flights)
                 remaining = budget.remaining_trials(done + len(flights))
                 want = free if remaining is None else min(free, remaining)
-                if want > 0 and not exhausted:
-                    trials = study._ask(want)
-                    exhausted = len(trials) < want
-                    for trial in trials:
-                        flights[trial.number] = _Flight(trial, None)
-                        flights[trial.number].worker = pool.submit(trial.number, trial.assignment)
+                for _ in range(want if not exhausted else 0):
+                    # One ask per free slot, each seeing the trials in flight as pending (Optuna's running
+                    # trials, skopt's liar, a fresh Hyperopt suggestion whose seed differs from the others').
+                    trials = study._ask(1)
+                    if not trials:
+                        exhausted = True
+                        break
+                    flight = flights[trials[0].number] = _Flight(trials[0], None)
+                    flight.worker = pool.submit(flight.trial.number, flight.trial.assignment)
                 if not flights:
                     state.stop_reason = "exhausted" if exhausted else (budget.stop_reason(done) or "n_trials")
                     return
