@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -55,6 +56,7 @@ def worker_main(conn_fd: int, alive_fd: int) -> None:
         runner = unpack_runner(blob)
     except BaseException as exc:
         broken = f"WorkerError: the objective cannot be loaded in the worker process: {format_error(exc)}"
+    conn.send_bytes(dumps(("ready", os.getpid())))
 
     def ask(number: int, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
         conn.send_bytes(dumps(("report", number, step, value, intermediate)))
@@ -92,6 +94,7 @@ class _Worker:
     def __init__(self, process: subprocess.Popen[bytes], conn: Connection, alive_fd: int) -> None:
         self.process, self.conn, self.alive_fd = process, conn, alive_fd
         self.number: int | None = None
+        self.ready = False
         self.name = f"{_HOST}:{process.pid}"
 
     def kill(self) -> None:
@@ -110,6 +113,8 @@ class _Worker:
             self.alive_fd = -1
 
 
+BOOT_WAIT_S = 60.0
+
 _BOOT = ("import sys; from unitune.parallel.processes import worker_main; "
          "worker_main(int(sys.argv[1]), int(sys.argv[2]))")
 
@@ -125,6 +130,16 @@ class ProcessPool:
         started = [self._start() for _ in range(n_jobs)]  # boot in parallel, then hand each the objective
         for worker in started:
             self._send_objective(worker)
+        # The first trials start once the workers are up (the run's one-time start), so n_jobs trials begin
+        # together; a worker slower than BOOT_WAIT_S gets its trial when it is ready.
+        waiting = {w.conn: w for w in started}
+        deadline = time.monotonic() + BOOT_WAIT_S
+        while waiting and time.monotonic() < deadline:
+            for conn in wait(list(waiting), timeout=max(deadline - time.monotonic(), 0.0)):
+                worker = waiting.pop(conn)  # type: ignore[call-overload]
+                with contextlib.suppress(EOFError, OSError):  # one that died shows at the next poll
+                    if worker.conn.poll():
+                        worker.ready = loads(worker.conn.recv_bytes())[0] == "ready"
 
     @property
     def pids(self) -> list[int]:
@@ -176,6 +191,9 @@ class ProcessPool:
             try:
                 while worker.conn.poll():
                     event = loads(worker.conn.recv_bytes())
+                    if event[0] == "ready":
+                        worker.ready = True
+                        continue
                     if event[0] in ("done", "fatal"):
                         worker.number = None
                     events.append(event)
