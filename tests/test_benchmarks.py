@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -139,3 +140,29 @@ def test_native_parity_column_shows_identical_runs(tmp_path, capsys):
     assert "## Native parity" in (tmp_path / "summary.md").read_text()
     # the native rows do not count as extra runs in the comparison itself
     assert "| mixed | hyperopt/tpe |" in capsys.readouterr().out
+
+
+COMMITTED = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "quick"
+
+
+def test_a_rerun_reproduces_the_committed_quick_results(tmp_path):
+    """README: rerunning with the same seeds reproduces the numbers — checked on a subset of the committed run.
+
+    skopt's GP on `conditional` is the run that gave another trajectory with 2 BLAS threads (issue 14).
+    """
+    committed = pd.read_csv(COMMITTED / "runs.csv")
+    args = ["--problems", "conditional", "--backends", "skopt:gp", "hyperopt:tpe", "--seeds", "0", "--jobs", "1",
+            "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 0
+    again = pd.read_csv(tmp_path / "runs.csv")
+    assert len(again) == 2
+    merged = again.merge(committed, on=["problem", "optimizer", "seed"], suffixes=("", "_committed"),
+                         validate="one_to_one")
+    assert len(merged) == len(again)
+    assert (merged["trials"] == merged["trials_committed"]).all()
+    assert merged["best"].tolist() == pytest.approx(merged["best_committed"].tolist(), rel=1e-12, abs=1e-15)
+    # and the committed summary was built from those runs: its best means are the committed runs' means
+    summary = (COMMITTED / "summary.md").read_text()
+    for (problem, optimizer), group in committed.groupby(["problem", "optimizer"]):
+        if problem == "conditional" and optimizer in ("skopt/gp", "hyperopt/tpe"):
+            assert f"| {problem} | {optimizer} | {group['best'].mean():.4g} ± " in summary
