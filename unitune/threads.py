@@ -49,6 +49,25 @@ def configured_threads(n: int | None = None) -> int | None:
     return value
 
 
+_CONTROLLER: tuple[int, object] | None = None
+
+
+def _controller():
+    """threadpoolctl's view of the loaded BLAS/OpenMP libraries, rescanned only after new imports.
+
+    Building a ``ThreadpoolController`` walks every loaded shared library (~10 ms on a busy 2-core
+    machine); a run enters :func:`fixed_threads` around every ask and tell, so the scan is cached
+    and redone only when ``sys.modules`` has grown (a new import may have loaded a new library).
+    """
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    key = len(sys.modules)
+    if _CONTROLLER is None or _CONTROLLER[0] != key:
+        _CONTROLLER = (key, ThreadpoolController())
+    return _CONTROLLER[1]
+
+
 @contextlib.contextmanager
 def fixed_threads(n: int | None = None, *, import_torch: bool = False) -> Iterator[int | None]:
     """Pin BLAS/OpenMP (threadpoolctl) and torch to ``n`` threads inside the block.
@@ -62,14 +81,12 @@ def fixed_threads(n: int | None = None, *, import_torch: bool = False) -> Iterat
     if count is None:
         yield None
         return
-    from threadpoolctl import threadpool_limits
-
     torch = sys.modules.get("torch")
     if torch is None and import_torch:
         with contextlib.suppress(ImportError):
             import torch  # before the limits, so its OpenMP runtime is loaded and limited too
     torch_before = torch.get_num_threads() if torch is not None else None
-    with threadpool_limits(limits=count):
+    with _controller().limit(limits=count):
         if torch is not None and torch_before != count:
             torch.set_num_threads(count)
         try:
