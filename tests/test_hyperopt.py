@@ -378,6 +378,3 @@ def test_quiet_unless_verbose(caplog):
         assert any("TPE using" in r.getMessage() for r in caplog.records)
 
 
-def test_unsupported_n_jobs_is_refused():
-    with pytest.raises(ut.UnsupportedFeatureError, match="n_jobs"):
-        ut.minimize(value, FLAT, backend="hyperopt", n_trials=2, n_jobs=2)

@@ -82,11 +82,6 @@ def test_backends_table_describes_capabilities():
     assert "median" in row["schedulers"] and "pruning" in row["features"]
 
 
-def test_n_jobs_on_a_sequential_backend_names_who_can():
-    with pytest.raises(ut.UnsupportedFeatureError, match="optuna.*n_jobs"):
-        ut.minimize(never, SPACE, backend="optuna", n_trials=2, n_jobs=2)
-
-
 def test_report_outside_a_trial():
     with pytest.raises(RuntimeError, match="inside the objective"):
         ut.report(1.0)

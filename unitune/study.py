@@ -581,11 +581,21 @@ class Study:
         assert isinstance(adapter, LoopBackend)
         adapter.history = list(self._records)
         offset = self._next_number
+        kept: set[int] = set()  # ids of records committed while the framework ran
+
+        def commit(record: TrialRecord) -> None:
+            record.number = self._number()
+            self._keep(record)
+            kept.add(id(record))
+
+        if self._store is not None:
+            adapter.on_finished = commit
         try:
             for record in adapter.run(runner, budget, state):
-                record.number = self._number() if self._store is not None else record.number + offset
-                self._next_number = max(self._next_number, record.number + 1)
-                self._keep(record)
+                if id(record) not in kept:
+                    record.number = self._number() if self._store is not None else record.number + offset
+                    self._next_number = max(self._next_number, record.number + 1)
+                    self._keep(record)
                 bar.update(record)
         finally:
             adapter.close()

@@ -318,17 +318,7 @@ def model_based():
         yield pytest.param(backend, algorithm, options, id=f"{backend}-{algorithm}")
 
 
-def batches():
-    for param in model_based():
-        if param.id == "hyperopt-tpe":
-            # The adapter's ask_batch makes one tpe.suggest call for n ids (fmin's max_queue_len=n), and TPE
-            # returns the same point for each; the parallel loop asks one at a time (test below passes).
-            param = pytest.param(*param.values, id=param.id, marks=pytest.mark.xfail(
-                strict=True, reason="hyperopt tpe.suggest with several new ids gives copies of one point"))
-        yield param
-
-
-@pytest.mark.parametrize(("backend", "algorithm", "options"), list(batches()))
+@pytest.mark.parametrize(("backend", "algorithm", "options"), list(model_based()))
 def test_a_batch_of_pending_trials_is_distinct_points(backend, algorithm, options):
     study = ut.Study(MIXED, backend=backend, algorithm=algorithm, seed=0, **options)
     startup = {"optuna": 10, "hyperopt": 20}.get(backend, 5)

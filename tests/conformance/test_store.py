@@ -28,6 +28,11 @@ def asks_and_tells(backend: str) -> bool:
     return "ask_tell" in get_backend(backend).features
 
 
+# skopt's GP is ~1 s a trial on these machines with L-BFGS restarts; sampling the acquisition keeps the
+# model-based tests to seconds (the GP and its history are the same).
+FAST = {"skopt": {"acq_optimizer": "sampling", "n_points": 2000}}
+
+
 KILLED = textwrap.dedent(
     """
     import sys, time, warnings
@@ -35,8 +40,11 @@ KILLED = textwrap.dedent(
     import unitune as ut
     from tests.conformance.test_store import SPACE, bowl
 
+    LOG = sys.argv[4]  # a global: the objective may run in a Ray worker, whose sys.argv is its own
+
     def objective(p):
-        print("start", flush=True)
+        with open(LOG, "a") as starts:  # a file: on Ray the objective runs in a worker process
+            starts.write("start\\n")
         time.sleep(0.05)
         return bowl(p)
 
@@ -47,22 +55,23 @@ KILLED = textwrap.dedent(
 
 
 def test_kill_9_mid_run_loses_no_finished_trial_and_resume_finishes_the_budget(backend, tmp_path):
-    if not asks_and_tells(backend):
-        pytest.xfail("Ray Tune hands its trials over when Tuner.fit returns: a kill -9 during a Ray run loses "
-                     "that run's trials (earlier runs' are committed); see README")
-    db, n = str(tmp_path / "runs.db"), 30
-    proc = subprocess.Popen([sys.executable, "-c", KILLED, backend, db, str(n)], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT)
-    assert proc.stdout is not None
-    starts, deadline = 0, time.monotonic() + 120
-    while starts < 8 and time.monotonic() < deadline:
-        if proc.stdout.readline().startswith("start"):
-            starts += 1
+    db, n, log = str(tmp_path / "runs.db"), 30, tmp_path / "starts.log"
+    log.touch()
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, backend, db, str(n), str(log)], cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while len(log.read_text().splitlines()) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    # Trials are committed before the next one is asked: the 8th had started, so 7 are in the store.
+    starts = len(log.read_text().splitlines())
     stored = ut.load(db, "crash")
-    assert len(stored.table) == starts - 1 == 7
+    if asks_and_tells(backend):
+        # Trials are committed before the next one is asked: the 8th had started, so 7 are in the store.
+        assert len(stored.table) == starts - 1 == 7
+    else:
+        # Ray Tune's driver commits a trial when it processes its end, which may come after the next one
+        # started in the reused actor: at most one finished trial behind.
+        assert starts - 2 <= len(stored.table) <= starts - 1
     for record in stored.records:  # params and values intact, choice objects as the space defines them
         assert record.state == "complete" and record.value == bowl(stored.space.build(record.params))
     resumed = ut.minimize(bowl, SPACE, backend=backend, algorithm="random", n_trials=n, seed=0, storage=db,
@@ -70,9 +79,12 @@ def test_kill_9_mid_run_loses_no_finished_trial_and_resume_finishes_the_budget(b
     table = resumed.table
     numbers = sorted(table["trial"])
     assert numbers == sorted(set(numbers)) and len(table) == n  # the whole budget, no number twice
-    assert list(table["trial"][:7]) == list(stored.table["trial"])  # the stored rows first, as they were
+    assert list(table["trial"][:len(stored.table)]) == list(stored.table["trial"])  # the stored rows first
     lost = table[table["state"] == "failed"]
-    assert len(lost) == 1 and lost["error"].iloc[0].startswith("WorkerLost")  # the trial running at the kill
+    if asks_and_tells(backend):  # the trial running at the kill: reserved in the store, found orphaned
+        assert len(lost) == 1 and lost["error"].iloc[0].startswith("WorkerLost")
+    else:  # Ray's numbers are taken when a trial is committed: the unfinished one simply never was
+        assert len(lost) == 0
     assert len(ut.load(db, "crash").table) == n
 
 
@@ -81,19 +93,20 @@ def test_resume_tells_the_framework_its_history(backend, tmp_path):
         pytest.xfail("Ray Tune has no history to replay into: a resumed Ray study keeps its stored rows and "
                      "draws its random search from seed + N")
     db = str(tmp_path / "runs.db")
-    options = {"n_initial_points": 5} if backend == "skopt" else {}
-    first = ut.minimize(bowl, SPACE, backend=backend, n_trials=25, seed=1, storage=db, name="s", **options)
+    options = {"n_initial_points": 5, **FAST["skopt"]} if backend == "skopt" else {}
+    n = 12 if backend == "skopt" else 25
+    first = ut.minimize(bowl, SPACE, backend=backend, n_trials=n, seed=1, storage=db, name="s", **options)
     best = first.best_params
     resumed = ut.Study(SPACE, backend=backend, seed=2, storage=db, name="s", resume=True, **options)
     cold = ut.Study(SPACE, backend=backend, seed=2, **options)
-    assert len(resumed.table) == 25 and len(resumed._adapter.history() if resumed._adapter else []) == 0
+    assert len(resumed.table) == n and resumed._adapter is None  # the framework starts at the first ask
 
     def distance(trials):
         return sum(math.hypot(t.params["x"] - best["x"], t.params["y"] - best["y"]) for t in trials) / len(trials)
 
     warm_trials = [resumed.ask() for _ in range(4)]
-    assert len(resumed._adapter.history()) == 25  # the framework holds every stored trial
-    assert [t.number for t in warm_trials] == [25, 26, 27, 28]  # numbering goes on
+    assert len(resumed._adapter.history()) == n  # the framework holds every stored trial
+    assert [t.number for t in warm_trials] == [n, n + 1, n + 2, n + 3]  # numbering goes on
     cold_trials = [cold.ask() for _ in range(4)]
     assert distance(warm_trials) < distance(cold_trials)
 
@@ -143,11 +156,11 @@ def test_warm_start_from_another_backend_improves_on_a_cold_start(backend, tmp_p
     earlier = ut.minimize(branin, BRANIN, backend=source, algorithm="random", n_trials=40, seed=3)
     db = str(tmp_path / "runs.db")
     ut.minimize(branin, BRANIN, backend=source, algorithm="random", n_trials=40, seed=3, storage=db, name="earlier")
-    n = 8
+    n, fast = 8, FAST.get(backend, {})
     colds, warms = [], []
     for seed in (0, 1):
-        colds.append(ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed).best_value)
-        warm = ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed,
+        colds.append(ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed, **fast).best_value)
+        warm = ut.minimize(branin, BRANIN, backend=backend, n_trials=n, seed=seed, **fast,
                            warm_start=earlier if seed == 0 else (db, "earlier"))
         assert len(warm.table) == n  # the warm-start trials are told to the framework, not rows of this study
         warms.append(warm.best_value)

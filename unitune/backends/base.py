@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
@@ -189,6 +189,9 @@ class LoopBackend(Backend):
     """
 
     history: list[TrialRecord] = []  # noqa: RUF012 - replaced per instance by the study
+    # Set by a stored study: called with each trial's record as soon as the framework has ended it, so it is
+    # committed then (records handed over this way are yielded by ``run`` again at the end, marked kept).
+    on_finished: Callable[[TrialRecord], None] | None = None
 
     @abstractmethod
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:

@@ -127,24 +127,21 @@ class HyperoptBackend(AskTellBackend):
 
     # -- ask / tell --------------------------------------------------------------------------------------
     def ask(self) -> Suggestion | None:
-        batch = self.ask_batch(1)
-        return batch[0] if batch else None
-
-    def ask_batch(self, n: int) -> list[Suggestion]:
-        # One suggestion call for n new trial ids, as fmin does with max_queue_len=n; for n = 1 it is
-        # exactly FMinIter's step (one rstate draw per suggestion).
+        # Exactly FMinIter's step for one trial: a new trial id, one rstate draw, one suggestion.  Several
+        # pending trials (ask_batch) are several such steps: each is a new id that is RUNNING in Trials,
+        # the pending mechanism hyperopt has.  (One tpe.suggest call for several ids, as fmin makes with
+        # max_queue_len > 1, returns copies of a single point, so unitune does not make it.)
         base, trials = self._base, self.trials
-        new_ids = trials.new_trial_ids(n)
+        new_ids = trials.new_trial_ids(1)
         # fmin refreshes here too; Trials is already current (refreshed after every insert and tell).
         docs = self._algo(new_ids, self.domain, trials, self._rstate.integers(2**31 - 1))
         if not docs:
-            return []
+            return None
         trials.insert_trial_docs(docs)
-        inserted = trials._dynamic_trials[-len(docs):]  # the inserted documents (insert may copy them)
-        for doc in inserted:
-            doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
+        doc = trials._dynamic_trials[-1]  # the inserted document (insert may copy it)
+        doc["state"] = base.JOB_STATE_RUNNING  # as serial_evaluate marks it: a pending trial
         trials.refresh()
-        return [Suggestion(number=-1, params=self._decode_doc(doc), handle=doc) for doc in inserted]
+        return Suggestion(number=-1, params=self._decode_doc(doc), handle=doc)
 
     def replay(self, records: list[TrialRecord]) -> int:
         # Finished trial documents inserted as JOB_STATE_DONE, exactly as fmin leaves evaluated trials

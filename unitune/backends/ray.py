@@ -149,6 +149,10 @@ class RayBackend(LoopBackend):
         storage = spec.storage_path or tempfile.mkdtemp(prefix="unitune-ray-")
         collector = _collector_class(tune)()
         run_id, queue = uuid.uuid4().hex, _record_queue()
+        collector.run_id = run_id
+        collector.source = lambda: _records_of(run_id, queue)
+        if self.on_finished is not None:  # not on the collector: Tune pickles its callbacks
+            _sinks[run_id] = self.on_finished
         trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue)
         # n_jobs caps the trials that exist at once (one actor, no spare actor starting), except under
         # schedulers that pause trials: hyperband waits for a bracket, PBT for a population, so there every
@@ -193,6 +197,7 @@ class RayBackend(LoopBackend):
             with interrupted:
                 tuner.fit()
         finally:
+            _sinks.pop(run_id, None)
             if spec.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
         collector.finished.update(_records_of(run_id, queue))
@@ -324,6 +329,12 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
 _queue: Any = None
 _stash: dict[str, dict[str, str]] = {}  # run id -> {trial id: encoded record} taken off the queue for another run
 _stash_lock = threading.Lock()
+_sinks: dict[str, Callable[[TrialRecord], None]] = {}  # run id -> where a stored study commits each record
+
+
+def _sink_for(run_id: str) -> Callable[[TrialRecord], None] | None:
+    # A module function, so the Collector class (pickled by value with Tune's state) refers to it by name.
+    return _sinks.get(run_id)
 
 
 def _records_of(run_id: str, queue: Any) -> dict[str, str]:
@@ -414,6 +425,10 @@ def _collector_class(tune: Any) -> type:
             self.ended: list[tuple[str, Any, str | None]] = []  # (trial id, end time, error)
             self.fatal: str | None = None
             self.finished: dict[str, str] = {}  # trial id -> encoded record, from the record queue
+            # With a sink (a stored study), each trial's record is handed over as soon as Ray ends the trial.
+            self.run_id = ""
+            self.source: Callable[[], dict[str, str]] = dict
+            self.sunk: dict[str, TrialRecord] = {}
             self.started: dict[str, Any] = {}  # trial id -> when Ray started it
             collector = self
 
@@ -441,11 +456,25 @@ def _collector_class(tune: Any) -> type:
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self.config[trial.trial_id] = dict(trial.config)
             self.ended.append((trial.trial_id, utcnow(), None))
+            self._hand_over(trial.trial_id)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self.config[trial.trial_id] = dict(trial.config)
             message = str(getattr(trial, "error_msg", None) or "the Ray trial errored")
             self.ended.append((trial.trial_id, utcnow(), f"RayTrialError: {message.strip().splitlines()[-1]}"))
+            self._hand_over(trial.trial_id)
+
+        def _hand_over(self, trial_id: str) -> None:
+            """Give the sink a trial Ray has ended for good (its record is on the queue by now)."""
+            sink = _sink_for(self.run_id)
+            if sink is None or trial_id in self.sunk:
+                return
+            self.finished.update(self.source())
+            if trial_id in self.finished:
+                record = _decode(self.finished[trial_id])
+                record.info.setdefault("ray_trial_id", trial_id)
+                sink(record)
+                self.sunk[trial_id] = record
 
         def records(self, codec: _Codec, grid: list[dict[str, Any]] | None, interrupted: bool,
                     timed_out: bool) -> Iterator[TrialRecord]:
@@ -455,7 +484,9 @@ def _collector_class(tune: Any) -> type:
             built: dict[str, TrialRecord] = {}
             cut_short = _cut_short_error(interrupted, timed_out)
             for trial_id, ended, error in order:
-                if trial_id not in built:
+                if trial_id in self.sunk:  # handed over already (and numbered by the sink)
+                    built[trial_id] = self.sunk[trial_id]
+                elif trial_id not in built:
                     record = self._record(trial_id, ended, error, codec, grid, cut_short,
                                           never_ended=trial_id not in ended_ids)
                     if record is not None:
@@ -463,7 +494,8 @@ def _collector_class(tune: Any) -> type:
             # Ray may start pending trials in any order: a trial's number is its place in the seeded
             # generator's sequence (trial ids end in the creation index, "2f1de_00003"), renumbered 0..n-1.
             for number, trial_id in enumerate(sorted(built, key=lambda tid: int(tid.rsplit("_", 1)[-1]))):
-                built[trial_id].number = number
+                if trial_id not in self.sunk:
+                    built[trial_id].number = number
                 built[trial_id].info.setdefault("ray_trial_id", trial_id)
             yield from built.values()
 

@@ -188,11 +188,27 @@ class SkoptBackend(AskTellBackend):
         # Trials are pending: skopt's own ask(n_points) strategy for them — a copy of the optimizer is told
         # each pending point with the constant lie min(y) ("cl_min"), then asked (the model-based
         # Optimizer.ask() would otherwise return the same point until the next tell).
+        return self._suggestion(self._liar_copy().ask())
+
+    def _liar_copy(self) -> Any:
+        """What ``Optimizer.copy()`` + telling the pending points the lie min(y) builds, with one model fit
+        instead of two (copy() refits on the told points, the lie tell refits again)."""
+        from skopt import Optimizer
+
+        o = self.optimizer
         with _sklearn_compatible_skopt():
-            opt = self.optimizer.copy(random_state=self.optimizer.rng.randint(0, _INT32_MAX))
-        lie = min(opt.yi) if opt.yi else 0.0
-        opt.tell(list(self._pending.values()), [lie] * len(self._pending))
-        return self._suggestion(opt.ask())
+            opt = Optimizer(dimensions=o.space.dimensions, base_estimator=o.base_estimator_,
+                            n_initial_points=o.n_initial_points_, initial_point_generator=o._initial_point_generator,
+                            acq_func=o.acq_func, acq_optimizer=o.acq_optimizer, acq_func_kwargs=o.acq_func_kwargs,
+                            acq_optimizer_kwargs=o.acq_optimizer_kwargs, space_constraint=o.space.constraint,
+                            random_state=o.rng.randint(0, _INT32_MAX))
+        opt._initial_samples = o._initial_samples
+        if hasattr(o, "gains_"):
+            opt.gains_ = o.gains_.copy()
+        pending = list(self._pending.values())
+        lie = min(o.yi) if o.yi else 0.0
+        opt._tell(o.Xi + pending, o.yi + [lie] * len(pending))
+        return opt
 
     def ask_batch(self, n: int) -> list[Suggestion]:
         if self._pending or n == 1:
