@@ -69,3 +69,16 @@ def test_two_processes_share_one_postgresql_study(postgres_url):
     pytest.importorskip("optuna")
     outs = run_two_workers("optuna", postgres_url)
     check_shared_study(outs, ut.load(postgres_url, "shared").table)
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_a_parallel_run_on_a_stored_study_counts_the_studys_trials(executor, tmp_path):
+    pytest.importorskip("optuna")
+    db, space = str(tmp_path / "runs.db"), {"x": ut.uniform(-3.0, 3.0)}
+    first = ut.minimize(lambda p: p["x"] ** 2, space, backend="optuna", n_trials=6, seed=0, n_jobs=2,
+                        executor=executor, storage=db, name="s")
+    assert len(first.table) == 6
+    resumed = ut.minimize(lambda p: p["x"] ** 2, space, backend="optuna", n_trials=10, seed=0, n_jobs=2,
+                          executor=executor, storage=db, name="s", resume=True)
+    assert sorted(resumed.table["trial"]) == list(range(10))  # 4 more, numbered on
+    assert len(ut.load(db, "s").table) == 10

@@ -72,16 +72,13 @@ class _Sigint:
 
 def drive(study: Any, pool: Any, budget: Any, state: Any, bar: Any, n_jobs: int) -> None:
     flights: dict[int, _Flight] = {}
-    done = 0
     exhausted = False
     sigint = _Sigint()
 
     def finish(number: int, record: TrialRecord) -> None:
-        nonlocal done
         flight = flights.pop(number)
         study._finish(flight.trial, record)
         bar.update(record)
-        done += 1
 
     def stop_all(error: str) -> None:
         for number, flight in list(flights.items()):
@@ -129,7 +126,10 @@ def drive(study: Any, pool: Any, budget: Any, state: Any, bar: Any, n_jobs: int)
                     state.stop_reason = "timeout"
                     return
                 free = n_jobs - len(flights)
-                remaining = budget.remaining_trials(done + len(flights))
+                # What counts toward n_trials: this run's finished trials, or for a stored study every finished
+                # trial of the study (other workers' too, taken in from the store by _sync).
+                study._sync()
+                remaining = budget.remaining_trials(study._done() + len(flights))
                 want = free if remaining is None else min(free, remaining)
                 for _ in range(want if not exhausted else 0):
                     # One ask per free slot, each seeing the trials in flight as pending (Optuna's running
@@ -141,7 +141,7 @@ def drive(study: Any, pool: Any, budget: Any, state: Any, bar: Any, n_jobs: int)
                     flight = flights[trials[0].number] = _Flight(trials[0], None)
                     flight.worker = pool.submit(flight.trial.number, flight.trial.assignment)
                 if not flights:
-                    state.stop_reason = "exhausted" if exhausted else (budget.stop_reason(done) or "n_trials")
+                    state.stop_reason = "exhausted" if exhausted else (budget.stop_reason(study._done()) or "n_trials")
                     return
                 wait_s = POLL_S if budget.deadline is None else min(POLL_S, budget.deadline - time.monotonic())
                 for event in pool.poll(max(wait_s, 0.0)):
