@@ -26,6 +26,7 @@ from .records import TrialRecord, format_error, utcnow
 from .registry import get_backend, supporting
 from .results import Result
 from .space import Integer, LogUniform, Space, Uniform, as_space
+from .threads import limited_for
 
 Direction = Literal["minimize", "maximize"]
 TOLD_STATES = ("complete", "pruned", "failed")
@@ -383,8 +384,9 @@ class Study:
 
     @contextlib.contextmanager
     def _framework_calls(self) -> Iterator[None]:
-        """Around every call into the framework: the adapter's quiet/threads settings, restored after."""
-        with self.backend_class.calls(self.spec):
+        """Around every call into the framework: the adapter's quiet settings and, for the model-fitting
+        algorithms, a fixed BLAS/OpenMP/torch thread count (``UNITUNE_THREADS``), all restored after."""
+        with self.backend_class.calls(self.spec), limited_for(self.backend, self.algorithm):
             yield
 
     def _ask(self, k: int) -> list[Trial]:
