@@ -10,8 +10,17 @@ import pytest
 optuna = pytest.importorskip("optuna")  # a partial install skips this module instead of failing to collect
 
 import unitune as ut  # noqa: E402
+from unitune.threads import fixed_threads
 
 from .spaces import EVERY_PRIMITIVE  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _native_runs_under_the_same_thread_limit():
+    """unitune pins the model-fitting algorithms' BLAS/OpenMP/torch threads; the native runs it is compared
+    with run under the same limit, so the comparison does not depend on this machine's core count."""
+    with fixed_threads():
+        yield
 
 FLAT = EVERY_PRIMITIVE
 

@@ -16,6 +16,15 @@ from skopt.space import Categorical, Real
 
 import unitune as ut
 from unitune.backends.skopt import _quantile_gbrt, _sklearn_compatible_skopt
+from unitune.threads import fixed_threads
+
+
+@pytest.fixture(autouse=True)
+def _native_runs_under_the_same_thread_limit():
+    """unitune pins the model-fitting algorithms' BLAS/OpenMP/torch threads; the native runs it is compared
+    with run under the same limit, so the comparison does not depend on this machine's core count."""
+    with fixed_threads():
+        yield
 
 SPACE = {
     "x": ut.uniform(-2.0, 2.0),
