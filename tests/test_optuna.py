@@ -10,7 +10,7 @@ import pytest
 optuna = pytest.importorskip("optuna")  # a partial install skips this module instead of failing to collect
 
 import unitune as ut  # noqa: E402
-from unitune.threads import fixed_threads
+from unitune.threads import fixed_threads  # noqa: E402
 
 from .spaces import EVERY_PRIMITIVE  # noqa: E402
 
