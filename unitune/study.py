@@ -44,13 +44,26 @@ class Trial:
     def __init__(self, study: Study, suggestion: Suggestion, hooks: TrialHooks, ask_s: float) -> None:
         self.number = suggestion.number
         self.assignment = suggestion.params
-        self.params = study.space.build(suggestion.params)
         self.started = utcnow()
         self.hooks = hooks
         self._study = study
         self._suggestion = suggestion
         self._ask_s = ask_s
-        self._ctx = TrialContext(number=self.number, params=self.assignment, hooks=hooks)
+        self._params: dict[str, Any] | None = None
+        self._context: TrialContext | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The params shaped like the space (built on first use: ``optimize`` builds them in the worker)."""
+        if self._params is None:
+            self._params = self._study.space.build(self.assignment)
+        return self._params
+
+    @property
+    def _ctx(self) -> TrialContext:
+        if self._context is None:
+            self._context = TrialContext(number=self.number, params=self.assignment, hooks=self.hooks)
+        return self._context
 
     def report(self, value: float, step: int | None = None, **metrics: Any) -> bool:
         """Record an intermediate ``value`` at ``step`` (default: the next integer) plus optional metrics.
@@ -450,6 +463,8 @@ class Study:
         bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
                           direction=self.direction)
         kept = self._counted_from = len(self._records) if self._store is None else 0
+        around = self.backend_class.around_run(self.spec)
+        around.__enter__()
         try:
             if issubclass(self.backend_class, LoopBackend):
                 self._run_loop_backend(spec, runner, budget, state, bar)
@@ -475,6 +490,7 @@ class Study:
                 self.result,
             ) from exc
         finally:
+            around.__exit__(None, None, None)
             bar.close()
         self._end(state)
         return self.result

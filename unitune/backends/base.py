@@ -168,6 +168,12 @@ class Backend(ABC):
         return nullcontext()
 
     @classmethod
+    def around_run(cls, spec: RunSpec) -> AbstractContextManager[Any]:
+        """A context around a whole ``optimize`` call, objective included (so nothing that would change what
+        the objective sees: e.g. quiet framework logging); nothing by default."""
+        return nullcontext()
+
+    @classmethod
     @abstractmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
         """How ``param`` becomes a native dimension under ``algorithm`` (for ``ut.explain``/strict)."""

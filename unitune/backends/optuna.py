@@ -12,6 +12,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from ..exceptions import BackendNotInstalledError, UnsupportedFeatureError
@@ -142,20 +143,24 @@ class OptunaBackend(AskTellBackend):
     @classmethod
     @contextlib.contextmanager
     def calls(cls, spec: RunSpec) -> Iterator[None]:
-        # Optuna logs every trial at INFO and warns that some samplers are experimental; quiet unless
-        # verbose=True, and Optuna's verbosity is put back after each call.
+        # Optuna logs every trial at INFO: quiet unless verbose=True, and Optuna's verbosity is put back after
+        # the call.  Only when it must change: set_verbosity clears the logging caches (~30 us a time).
         import optuna
 
         verbosity = optuna.logging.get_verbosity()
-        if not spec.verbose:
+        quiet = not spec.verbose and verbosity < optuna.logging.WARNING
+        if quiet:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            with warnings.catch_warnings():
-                if not spec.verbose:
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                yield
+            yield
         finally:
-            optuna.logging.set_verbosity(verbosity)
+            if quiet:
+                optuna.logging.set_verbosity(verbosity)
+
+    @classmethod
+    def around_run(cls, spec: RunSpec) -> AbstractContextManager[Any]:
+        # Quiet once for a whole optimize() call (restored after it), so the calls inside change nothing.
+        return cls.calls(spec)
 
     def __init__(self, spec: RunSpec) -> None:
         super().__init__(spec)
@@ -169,8 +174,11 @@ class OptunaBackend(AskTellBackend):
             p.path for p in self.space.params if isinstance(p.dim, Choice) and not native_categorical(p.dim.options)
         }
         self._codecs = {p.path: _codec(p) for p in self.space.params}
-        sampler = self._make_sampler()
-        pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
+        with warnings.catch_warnings():
+            if not spec.verbose:  # "GPSampler is experimental", …: ut.explain says what each sampler does
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = self._make_sampler()
+            pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
         self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
         self._grid_size = self._count_grid() if spec.algorithm == "grid" else None
         self._asked = 0  # trials handed out: the grid is exhausted after _grid_size of them
