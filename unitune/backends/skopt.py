@@ -249,18 +249,21 @@ class SkoptBackend(AskTellBackend):
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         x = suggestion.handle
         self._pending.pop(id(suggestion), None)
+        # With trials still pending the next ask fits its own model on the liar copy, so this tell need not
+        # fit one (skopt's tell(fit=False)); one trial at a time, every tell fits, as gp_minimize's do.
+        fit = not self._pending
         if record.ok:
             y = self._sign * record.value
             self._worst = y if self._worst is None else max(self._worst, y)
             held, self._held = self._held, []
             if held:  # failures before the first finite value, told now as that (worst) value
-                self.optimizer.tell(held, [self._worst] * len(held))
-            self.optimizer.tell(x, y)
+                self.optimizer.tell(held, [self._worst] * len(held), fit=fit)
+            self.optimizer.tell(x, y, fit=fit)
         elif self._worst is None:
             self._held.append(x)
         else:
             # NaN/inf/failed/pruned: never told raw (one NaN breaks the GP); the worst finite value so far.
-            self.optimizer.tell(x, self._worst)
+            self.optimizer.tell(x, self._worst, fit=fit)
 
 
 def _plain_strings(options: tuple[Any, ...]) -> bool:
