@@ -168,3 +168,21 @@ def test_a_misspelt_argument_says_what_was_meant(backend):
         ut.minimize(quadratic, FLAT, backend=backend, n_trails=3)
     with pytest.raises(ut.InvalidRunError, match="argument of Study.optimize"):
         ut.Study(FLAT, backend=backend, n_trials=3)
+
+
+def test_a_bad_scheduler_option_is_refused_before_ray_starts():
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    code = ("import unitune as ut\n"
+            "try:\n"
+            "    ut.minimize(lambda p: 0.0, {'x': ut.uniform(0.0, 1.0)}, backend='ray', n_trials=2, scheduler='asha',\n"
+            "                scheduler_options={'no_such_option': 1})\n"
+            "except ut.UnknownOptionError as e:\n"
+            "    print('refused:', e)\n"
+            "import ray\n"
+            "print('ray started:', ray.is_initialized())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "refused: backend 'ray' scheduler_options of scheduler 'asha' takes no option(s) no_such_option" in out
+    assert "ray started: False" in out
