@@ -26,6 +26,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any
 
+from ..context import NoHooks
+
 Event = tuple[Any, ...]
 
 
@@ -50,20 +52,21 @@ def have_cloudpickle() -> bool:
     return True
 
 
-class LocalHooks:
-    """Worker-side hooks for a study without a scheduler: never prune, checkpoints in the worker."""
+# Worker-side hooks for a study without a scheduler: never prune, checkpoints in the worker.
+LocalHooks = NoHooks
 
-    def __init__(self) -> None:
-        self._state: Any = None
 
-    def should_prune(self, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
-        return False
-
-    def save_checkpoint(self, state: Any) -> None:
-        self._state = state
-
-    def load_checkpoint(self) -> Any:
-        return self._state
+def drain(events: queue.Queue, timeout: float) -> list[Any]:
+    """Every event waiting in ``events``, after waiting up to ``timeout`` seconds for the first one."""
+    try:
+        got = [events.get(timeout=max(timeout, 0.0))]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            got.append(events.get_nowait())
+        except queue.Empty:
+            return got
 
 
 class AskDriverHooks(LocalHooks):

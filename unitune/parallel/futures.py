@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from ..records import format_error
-from .channel import Event, ListenerChannel, LocalHooks, listener_hooks, loads
+from .channel import Event, ListenerChannel, LocalHooks, drain, listener_hooks, loads
 from .worker import cached_runner, encode, evaluate
 
 
@@ -70,15 +70,7 @@ class FuturesPool:
             self._channel.reply(number, stop)
 
     def poll(self, timeout: float) -> list[Event]:
-        try:
-            events = [self._events.get(timeout=max(timeout, 0.0))]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                break
+        events = drain(self._events, timeout)
         for event in events:
             if event[0] in ("done", "fatal", "crashed"):
                 self._futures.pop(event[1], None)

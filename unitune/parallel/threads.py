@@ -15,7 +15,7 @@ from typing import Any
 
 from ..execution import TrialRunner, worker_name
 from ..records import format_error
-from .channel import AskDriverHooks, Event, LocalHooks
+from .channel import AskDriverHooks, Event, LocalHooks, drain
 from .worker import evaluate
 
 
@@ -61,15 +61,7 @@ class ThreadPool:
             box.put(stop)
 
     def poll(self, timeout: float) -> list[Event]:
-        try:
-            events = [self._events.get(timeout=max(timeout, 0.0))]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                return events
+        return drain(self._events, timeout)
 
     def cancel(self, number: int) -> None:
         with self._lock:
