@@ -19,10 +19,11 @@ its label as the value and its branch's parameters as siblings (``{"penalty": ut
 
 Failures follow ``error_score`` as in ``RandomizedSearchCV``: a number or NaN scores the failed fits
 (scikit-learn warns ``FitFailedWarning``) and the trial is ``failed`` in ``result_`` when its score is
-NaN; ``"raise"`` stops the search with the fit's exception.  One difference follows from evaluating one
-candidate at a time: a candidate whose *every* fit fails makes scikit-learn raise for that call, so it is a
-failed trial (with a ``FitFailedWarning``) but has no row in ``cv_results_``; when every candidate fails,
-``fit`` raises scikit-learn's ``ValueError``.
+NaN; ``"raise"`` stops the search with the fit's exception.  A candidate whose *every* fit fails gets its
+row in ``cv_results_`` with the ``error_score`` values and a ``FitFailedWarning``, as in
+``RandomizedSearchCV``; when every fit of every candidate fails, ``fit`` raises scikit-learn's ``ValueError``.
+(scikit-learn raises as soon as all fits of one ``evaluate_candidates`` call fail; a search that hands over
+one candidate per call must only raise when all of them did — see ``_all_fits_failed_raises_at_the_end``.)
 
 ``backend="ray"`` is refused: Ray runs trials in worker processes and ``evaluate_candidates`` must run
 in the process that calls ``fit``.  (``n_jobs`` is scikit-learn's: parallel folds of one candidate.)
@@ -30,9 +31,10 @@ in the process that calls ``fit``.  (``n_jobs`` is scikit-learn's: parallel fold
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -215,14 +217,15 @@ class SearchCV(BaseSearchCV):
 
         try:
             # the metric name is known from the scorer before the first call only when it is not a callable
-            self.result_ = ut.maximize(
-                objective, space, backend=self.backend, algorithm=self.algorithm, n_trials=self.n_trials,
-                timeout=self.timeout, seed=self._seed(), metric=f"mean_test_{self._metric_name()}",
-                **dict(self.backend_options or {}),
-            )
+            with _all_fits_failed_raises_at_the_end(self.error_score, failures):
+                self.result_ = ut.maximize(
+                    objective, space, backend=self.backend, algorithm=self.algorithm, n_trials=self.n_trials,
+                    timeout=self.timeout, seed=self._seed(), metric=f"mean_test_{self._metric_name()}",
+                    **dict(self.backend_options or {}),
+                )
         except _StopSearch as stop:
             raise stop.error from None
-        if evaluated[0] == 0 and failures:
+        if failures and len(failures) == len(self.result_.records):  # every fit of every candidate failed
             raise ValueError(failures[-1])
 
     def _metric_name(self) -> str:
@@ -242,6 +245,36 @@ class SearchCV(BaseSearchCV):
                 "set refit to the metric to optimize"
             ))
         return name
+
+
+@contextlib.contextmanager
+def _all_fits_failed_raises_at_the_end(error_score: Any, failures: list[str]) -> Iterator[None]:
+    """Within one search: when every fit of a candidate fails, warn (and keep its cv_results_ row) instead
+    of raising; ``failures`` collects those messages so ``_run_search`` raises once every candidate failed.
+
+    scikit-learn's ``evaluate_candidates`` calls ``_warn_or_raise_about_fit_failures`` on the fits of that
+    one call, and raises when all of them failed — right for RandomizedSearchCV's single call with every
+    candidate, wrong for one call per candidate.  The search module's reference is swapped for the fit.
+    """
+    import sklearn.model_selection._search as search
+
+    original = search._warn_or_raise_about_fit_failures
+
+    def per_candidate(results: Any, score: Any) -> None:
+        if error_score != "raise" and results and all(r["fit_error"] is not None for r in results):
+            try:
+                original(results, score)
+            except ValueError as exc:  # all fits of this one candidate failed
+                failures.append(str(exc))
+                warnings.warn(str(exc).replace("All the", "All the candidate's", 1), FitFailedWarning, stacklevel=2)
+            return
+        original(results, score)
+
+    search._warn_or_raise_about_fit_failures = per_candidate
+    try:
+        yield
+    finally:
+        search._warn_or_raise_about_fit_failures = original
 
 
 def _node_at(space: Space, name: str) -> Node:
