@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
 import time
 import warnings
@@ -31,7 +32,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import unitune as ut
-from unitune.threads import fixed_threads
+from unitune.threads import ENV_VAR, fixed_threads
 
 SPACE = {"x": ut.uniform(-1.0, 1.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.integer(1, 10),
          "c": ut.choice(["a", "b", "c"])}
@@ -84,9 +85,23 @@ def timers(totals: dict[str, float]):
             setattr(owner, name, value)
 
 
+@contextlib.contextmanager
+def _native_threads():
+    """UNITUNE_THREADS=native for the block: the Study loop then leaves the libraries' threads alone."""
+    before = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = "native"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = before
+
+
 def one_run(threads: str, seed: int = 0, n_trials: int = 30) -> tuple[float, dict[str, float], list]:
     totals: dict[str, float] = defaultdict(float)
-    limit = fixed_threads(1) if threads == "1" else contextlib.nullcontext()
+    limit = fixed_threads(1) if threads == "1" else _native_threads()
     with warnings.catch_warnings(), timers(totals), limit:
         warnings.simplefilter("ignore")
         start = time.perf_counter()

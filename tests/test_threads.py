@@ -26,7 +26,6 @@ _STUDY = textwrap.dedent("""
     import json, math, sys, warnings
     warnings.simplefilter("ignore")
     import unitune as ut
-    from unitune.threads import limited_for
 
     space = {"x": ut.uniform(-1.0, 1.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.integer(1, 10),
              "c": ut.choice(["a", "b", "c"])}
@@ -34,9 +33,8 @@ _STUDY = textwrap.dedent("""
     def objective(p):
         return (p["x"] - 0.3) ** 2 + (math.log10(p["lr"]) + 2) ** 2 + 0.1 * abs(p["n"] - 5) + (p["c"] != "b")
 
-    with limited_for("skopt", "gp"):
-        result = ut.minimize(objective, space, backend="skopt", algorithm="gp", n_trials=14, seed=0,
-                             n_initial_points=5)
+    # no explicit limit: the Study loop runs skopt's ask/tell under unitune.threads.limited_for
+    result = ut.minimize(objective, space, backend="skopt", algorithm="gp", n_trials=14, seed=0, n_initial_points=5)
     cols = ["params.x", "params.lr", "params.n", "params.c", "value"]
     rows = result.table[cols].astype(object).values.tolist()
     from threadpoolctl import threadpool_info

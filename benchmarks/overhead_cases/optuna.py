@@ -86,7 +86,7 @@ def _native_gp(limit: bool):
 def _unitune_gp(n_trials: int, seed: int) -> object:
     from unitune.threads import limited_for
 
-    with limited_for("optuna", "gp"):  # the lead's Study loop wraps ask/tell in it; until then, the whole run
+    with limited_for("optuna", "gp"):  # (the Study loop already pins ask/tell; this outer limit is a no-op)
         return ut.minimize(lambda p: _value_4d(p["x"], p["lr"], p["n"], p["c"]), SPACE_4D, backend="optuna",
                            algorithm="gp", n_trials=n_trials, seed=seed)
 

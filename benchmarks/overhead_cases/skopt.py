@@ -72,7 +72,7 @@ def _native_gp_4d(limit: bool):
 
 
 def _unitune_gp_4d(n_trials: int, seed: int) -> object:
-    # The lead's Study loop wraps ask/tell in limited_for(); until then the case wraps the run itself.
+    # The Study loop already runs ask/tell under limited_for(); the outer one is a no-op kept for clarity.
     with limited_for("skopt", "gp"):
         return ut.minimize(_value_4d, SPACE_4D, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
 
