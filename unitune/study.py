@@ -246,10 +246,10 @@ class Study:
         return self._store.reserve_trial(self._stored.id, worker_name())
 
     def close(self) -> None:
-        """Close the store connection (the study's trials are all committed already)."""
+        """Close the store connection (the study's trials are all committed already); asking or telling
+        afterwards is an error, so nothing is left uncommitted."""
         if self._store is not None:
             self._store.close()
-            self._store = None
 
     # -- what the study is -------------------------------------------------------------------------------
     @property
