@@ -169,8 +169,8 @@ class Backend(ABC):
 
     @classmethod
     def around_run(cls, spec: RunSpec) -> AbstractContextManager[Any]:
-        """A context around a whole ``optimize`` call, objective included (so nothing that would change what
-        the objective sees: e.g. quiet framework logging); nothing by default."""
+        """A context around a whole ``optimize`` call, the objective included, so only for what the objective
+        cannot notice (e.g. the framework's own logging level); nothing by default."""
         return nullcontext()
 
     @classmethod
@@ -190,8 +190,8 @@ class Backend(ABC):
 class LoopBackend(Backend):
     """A framework that drives its own loop (Ray Tune): ``run`` yields each trial's record as it finishes.
 
-    ``history`` holds the trials a resumed or warm-started study had before this run (set by the study);
-    such a framework has no way to learn from them, but may avoid repeating them.
+    ``history`` holds the trials a resumed stored study had before this run (set by the study); such a
+    framework has no way to learn from them, but may avoid repeating them.
     """
 
     history: list[TrialRecord] = []  # noqa: RUF012 - replaced per instance by the study
