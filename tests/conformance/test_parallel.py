@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,7 @@ def test_timeout_stops_the_running_trials(ask_tell, executor, tmp_path):
     budget = 6.0 if kind(executor) == "ray" else 2.0  # a Ray task may wait seconds for a new worker process
 
     def objective(p):
-        (tmp_path / f"pid-{os.getpid()}-{time.monotonic_ns()}").touch()
+        (tmp_path / f"pid-{os.getpid()}-{uuid.uuid4().hex}").touch()
         time.sleep(sleep_s)
         return p["x"]
 
@@ -187,8 +188,17 @@ def test_ctrl_c_returns_the_finished_trials_and_leaves_no_worker(ask_tell, execu
     long_s = 60 if stoppable else 4  # abandoned by threads and foreign executors: keep it short
 
     def objective(p):  # three quick trials, then every trial runs long: Ctrl-C comes while two run
-        (tmp_path / f"pid-{os.getpid()}-{time.monotonic_ns()}").touch()
-        time.sleep(0.1 if len(list(tmp_path.glob("pid-*"))) <= 3 else long_s)
+        (tmp_path / f"pid-{os.getpid()}-{uuid.uuid4().hex}").touch()
+        # The trial's place in start order, claimed atomically (two trials may start at the same instant,
+        # in threads of one process or in two processes): the first three are quick.
+        place = 0
+        while True:
+            try:
+                os.close(os.open(tmp_path / f"place-{place}", os.O_CREAT | os.O_EXCL))
+                break
+            except FileExistsError:
+                place += 1
+        time.sleep(0.1 if place < 3 else long_s)
         return p["x"]
 
     def ctrl_c_while_two_run():
