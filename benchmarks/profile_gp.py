@@ -1,7 +1,14 @@
-"""Where scikit-optimize's GP spends a trial: 30 trials on the 4-D mixed space, native threads vs one thread.
+"""Where scikit-optimize's GP spends a trial, and what unitune's adapter saves: 30 trials, 4-D mixed space.
 
-    python benchmarks/profile_gp.py              # both settings, 2 repeats each, interleaved
-    python benchmarks/profile_gp.py --repeats 3
+    python benchmarks/profile_gp.py              # 3 settings, 3 repeats each, interleaved
+    python benchmarks/profile_gp.py --repeats 5 --n-jobs
+
+Settings (the same seed and space everywhere):
+
+* ``native``: a default ``gp_minimize(acq_func="EI")``, BLAS with its default thread count;
+* ``native, 1 thread``: the same under one BLAS/OpenMP thread (what unitune pins);
+* ``unitune``: ``ut.minimize(backend="skopt", algorithm="gp")`` (one thread, and the cached kernel
+  metadata and column-wise candidates of ``unitune/backends/skopt_fast.py``).
 
 Times each part of ``Optimizer.tell`` (which is where skopt does all its work: ``ask`` returns a point
 computed by the previous ``tell``) by wrapping the functions skopt calls, in this process only:
@@ -13,7 +20,8 @@ computed by the previous ``tell``) by wrapping the functions skopt calls, in thi
   skopt's ``n_jobs`` parallelizes);
 * ``rest``: everything else (the objective is trivial, unitune's own bookkeeping is ~50 µs).
 
-Everything here leaves the suggestions unchanged (the script checks both settings propose the same points).
+The script prints whether the settings gave the same values: ``native, 1 thread`` and ``unitune``
+must (bit for bit); ``native`` with 2 BLAS threads may not (the reason unitune pins them).
 """
 
 from __future__ import annotations
@@ -21,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import sys
 import time
 import warnings
@@ -32,7 +39,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import unitune as ut
-from unitune.threads import ENV_VAR, fixed_threads
+from unitune.threads import fixed_threads
 
 SPACE = {"x": ut.uniform(-1.0, 1.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.integer(1, 10),
          "c": ut.choice(["a", "b", "c"])}
@@ -50,22 +57,32 @@ def timers(totals: dict[str, float]):
     from skopt.learning import GaussianProcessRegressor
     from skopt.space import Space
 
+    from unitune.backends.skopt_fast import CandidateSpace
+
+    depth: dict[str, int] = defaultdict(int)
+
     def timed(name, fn):
         def wrapper(*args, **kwargs):
+            depth[name] += 1
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                totals[name] += time.perf_counter() - start
+                depth[name] -= 1
+                if not depth[name]:  # the outermost call only: CandidateSpace's methods call Space's
+                    totals[name] += time.perf_counter() - start
         return wrapper
 
     saved = [(GaussianProcessRegressor, "fit", GaussianProcessRegressor.fit), (Space, "rvs", Space.rvs),
-             (Space, "transform", Space.transform),
+             (Space, "transform", Space.transform), (CandidateSpace, "rvs", CandidateSpace.rvs),
+             (CandidateSpace, "transform", CandidateSpace.transform),
              (opt_module, "_gaussian_acquisition", opt_module._gaussian_acquisition),
              (opt_module, "Parallel", opt_module.Parallel)]
     GaussianProcessRegressor.fit = timed("GP fit", GaussianProcessRegressor.fit)
     Space.rvs = timed("candidates", Space.rvs)
     Space.transform = timed("candidates", Space.transform)  # (also the GP's training-set transform: tiny)
+    CandidateSpace.rvs = timed("candidates", CandidateSpace.rvs)
+    CandidateSpace.transform = timed("candidates", CandidateSpace.transform)
     opt_module._gaussian_acquisition = timed("EI on candidates", opt_module._gaussian_acquisition)
     original_parallel = opt_module.Parallel
 
@@ -85,41 +102,44 @@ def timers(totals: dict[str, float]):
             setattr(owner, name, value)
 
 
-@contextlib.contextmanager
-def _native_threads():
-    """UNITUNE_THREADS=native for the block: the Study loop then leaves the libraries' threads alone."""
-    before = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = "native"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = before
+DIMS_NOTE = "the int is a rounded Real over [0.5, 10.5], as ut.explain(SPACE, backend='skopt') shows"
 
 
-def one_run(threads: str, seed: int = 0, n_trials: int = 30) -> tuple[float, dict[str, float], list]:
+def _native_dims() -> list:
+    from skopt.space import Categorical, Real
+
+    return [Real(-1.0, 1.0), Real(1e-4, 1.0, prior="log-uniform"), Real(0.5, 10.5), Categorical(["a", "b", "c"])]
+
+
+def _native_objective(v: list) -> float:
+    return objective({"x": v[0], "lr": v[1], "n": min(max(round(v[2]), 1), 10), "c": v[3]})
+
+
+SETTINGS = ("native", "native, 1 thread", "unitune")
+
+
+def one_run(setting: str, seed: int = 0, n_trials: int = 30) -> tuple[float, dict[str, float], list[float]]:
+    from skopt import gp_minimize
+
     totals: dict[str, float] = defaultdict(float)
-    limit = fixed_threads(1) if threads == "1" else _native_threads()
+    limit = contextlib.nullcontext() if setting == "native" else fixed_threads(1)
     with warnings.catch_warnings(), timers(totals), limit:
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        result = ut.minimize(objective, SPACE, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
+        if setting == "unitune":
+            result = ut.minimize(objective, SPACE, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
+            values = [r.value for r in result.records]
+        else:
+            res = gp_minimize(_native_objective, _native_dims(), acq_func="EI", n_calls=n_trials, random_state=seed)
+            values = list(res.func_vals)
         wall = time.perf_counter() - start
     totals["rest"] = wall - sum(totals[p] for p in PARTS if p != "rest")
-    return wall, dict(totals), [tuple(r.params.values()) for r in result.records]
+    return wall, dict(totals), values
 
 
 def native_n_jobs(repeats: int, n_trials: int) -> str:
     """gp_minimize under one thread with skopt's n_jobs=1 vs 2 for the acquisition's L-BFGS restarts."""
     from skopt import gp_minimize
-    from skopt.space import Categorical, Real
-
-    dims = [Real(-1.0, 1.0), Real(1e-4, 1.0, prior="log-uniform"), Real(0.5, 10.5), Categorical(["a", "b", "c"])]
-
-    def fn(v):
-        return objective({"x": v[0], "lr": v[1], "n": min(max(round(v[2]), 1), 10), "c": v[3]})
 
     walls: dict[int, list[float]] = {1: [], 2: []}
     points = {}
@@ -128,7 +148,8 @@ def native_n_jobs(repeats: int, n_trials: int) -> str:
             with warnings.catch_warnings(), fixed_threads(1):
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
-                res = gp_minimize(fn, dims, acq_func="EI", n_calls=n_trials, random_state=0, n_jobs=n_jobs)
+                res = gp_minimize(_native_objective, _native_dims(), acq_func="EI", n_calls=n_trials,
+                                  random_state=0, n_jobs=n_jobs)
                 walls[n_jobs].append(time.perf_counter() - start)
             points[n_jobs] = res.x_iters
     one, two = (sorted(w)[len(w) // 2] / n_trials * 1e3 for w in (walls[1], walls[2]))
@@ -138,34 +159,36 @@ def native_n_jobs(repeats: int, n_trials: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--n-jobs", action="store_true", help="also time skopt's n_jobs=2 for the acquisition L-BFGS")
     args = parser.parse_args(argv)
-    one_run("1", n_trials=12)  # warm-up: imports
-    runs: dict[str, list[tuple[float, dict[str, float]]]] = {"native": [], "1": []}
-    points: dict[str, list] = {}
+    for setting in SETTINGS:
+        one_run(setting, n_trials=12)  # warm-up: imports, first calls
+    runs: dict[str, list[tuple[float, dict[str, float]]]] = {s: [] for s in SETTINGS}
+    values: dict[str, list[float]] = {}
     for r in range(args.repeats):
-        for threads in (("native", "1") if r % 2 == 0 else ("1", "native")):
-            wall, parts, pts = one_run(threads, n_trials=args.trials)
-            runs[threads].append((wall, parts))
-            points[threads] = pts
+        for setting in (SETTINGS if r % 2 == 0 else SETTINGS[::-1]):
+            wall, parts, vals = one_run(setting, n_trials=args.trials)
+            runs[setting].append((wall, parts))
+            values[setting] = vals
     n = args.trials
-    lines = ["| part | native threads: ms/trial | share | 1 thread: ms/trial | share |", "|---|---:|---:|---:|---:|"]
-    med = {}
-    for threads, results in runs.items():
-        best = sorted(results, key=lambda x: x[0])[len(results) // 2]  # the median run by wall time
-        med[threads] = best
+    med = {s: sorted(results, key=lambda x: x[0])[len(results) // 2] for s, results in runs.items()}  # median run
+    lines = ["| part | " + " | ".join(f"{s}: ms/trial | share" for s in SETTINGS) + " |",
+             "|---|" + "---:|---:|" * len(SETTINGS)]
     for part in PARTS:
         cells = []
-        for threads in ("native", "1"):
-            wall, parts = med[threads]
+        for setting in SETTINGS:
+            wall, parts = med[setting]
             cells += [f"{1e3 * parts.get(part, 0.0) / n:.1f}", f"{parts.get(part, 0.0) / wall:.0%}"]
         lines.append(f"| {part} | " + " | ".join(cells) + " |")
-    lines.append(f"| **total** | **{1e3 * med['native'][0] / n:.1f}** | | **{1e3 * med['1'][0] / n:.1f}** | |")
+    lines.append("| **total** | " + " | ".join(f"**{1e3 * med[s][0] / n:.1f}** | " for s in SETTINGS) + "|")
+    print(f"{n} trials, median of {args.repeats} interleaved runs per setting ({DIMS_NOTE})\n")
     print("\n".join(lines))
-    print(f"\nspeed-up from one thread: {med['native'][0] / med['1'][0]:.2f}x; "
-          f"same suggestions: {points['native'] == points['1']}")
+    native, pinned, ours = (med[s][0] for s in SETTINGS)
+    print(f"\nunitune vs native: {native / ours:.2f}x faster; vs native under one thread: {pinned / ours:.2f}x")
+    print(f"same values: native 1 thread vs unitune {values['native, 1 thread'] == values['unitune']}, "
+          f"native default threads vs 1 thread {values['native'] == values['native, 1 thread']}")
     if args.n_jobs:
         print(native_n_jobs(args.repeats, n))
     return 0

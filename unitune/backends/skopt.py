@@ -106,6 +106,8 @@ class SkoptBackend(AskTellBackend):
         super().__init__(spec)
         from sklearn.utils import check_random_state
 
+        from unitune.backends.skopt_fast import speed_up_candidates
+
         self._decoders: list[Decoder] = []
         self._codecs = [_codec(p, spec.algorithm) for p in self.space.params]
         dimensions = [self._dimension(p) for p in self.space.params]
@@ -116,11 +118,13 @@ class SkoptBackend(AskTellBackend):
         self._pending: dict[int, list[Any]] = {}  # id(suggestion) -> its point, for trials asked and not told
         with _sklearn_compatible_skopt():
             # The constructors below mirror gp_minimize / forest_minimize / gbrt_minimize / dummy_minimize.
-            self.optimizer = self._build(dimensions, check_random_state(spec.seed))
+            self.optimizer = speed_up_candidates(self._build(dimensions, check_random_state(spec.seed)))
 
     def _build(self, dimensions: list[Any], rng: Any) -> Any:
         from skopt import Optimizer
         from skopt.utils import cook_estimator, normalize_dimensions
+
+        from unitune.backends.skopt_fast import speed_up_gp
 
         spec, options = self.spec, self.spec.options
         common = {
@@ -134,6 +138,7 @@ class SkoptBackend(AskTellBackend):
             space = normalize_dimensions(dimensions)
             estimator = cook_estimator("GP", space=space, random_state=rng.randint(0, _INT32_MAX),
                                        noise=options.get("noise", "gaussian"))
+            speed_up_gp(estimator)  # same kernels, metadata cached per class: see skopt_fast
             return Optimizer(space, estimator, random_state=rng, acq_optimizer=options.get("acq_optimizer", "lbfgs"),
                              acq_optimizer_kwargs={"n_points": options.get("n_points", 10000),
                                                    "n_restarts_optimizer": options.get("n_restarts_optimizer", 5),
@@ -195,6 +200,8 @@ class SkoptBackend(AskTellBackend):
         instead of two (copy() refits on the told points, the lie tell refits again)."""
         from skopt import Optimizer
 
+        from unitune.backends.skopt_fast import speed_up_candidates
+
         o = self.optimizer
         with _sklearn_compatible_skopt():
             opt = Optimizer(dimensions=o.space.dimensions, base_estimator=o.base_estimator_,
@@ -202,6 +209,7 @@ class SkoptBackend(AskTellBackend):
                             acq_func=o.acq_func, acq_optimizer=o.acq_optimizer, acq_func_kwargs=o.acq_func_kwargs,
                             acq_optimizer_kwargs=o.acq_optimizer_kwargs, space_constraint=o.space.constraint,
                             random_state=o.rng.randint(0, _INT32_MAX))
+        speed_up_candidates(opt)
         opt._initial_samples = o._initial_samples
         if hasattr(o, "gains_"):
             opt.gains_ = o.gains_.copy()
