@@ -35,7 +35,7 @@ QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
 FULL_PROBLEMS = ("branin", "hartmann6", "mixed", "conditional", "svm_digits")
 LIBRARIES = ("unitune", "optuna", "hyperopt", "scikit-optimize", "ray", "scikit-learn", "numpy", "scipy", "torch",
-             "threadpoolctl", "pandas")
+             "greenlet", "threadpoolctl", "pandas")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,10 +61,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def versions() -> dict[str, str]:
+    from unitune.threads import blas_kernels
+
     found = {"python": platform.python_version()}
     for name in LIBRARIES:
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
+    with contextlib.suppress(ImportError):
+        import scipy.linalg  # noqa: F401  (loads scipy's own BLAS, so its kernels are listed too)
+    found["BLAS"] = blas_kernels()
     return found
 
 

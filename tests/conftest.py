@@ -3,7 +3,13 @@ from __future__ import annotations
 import os
 import warnings
 
-import pytest
+from unitune.threads import use_portable_kernels
+
+# The same BLAS kernels on every x86-64 CPU, before anything loads numpy: the tests compare runs with
+# committed results and with native runs, bit for bit (unitune.threads).
+use_portable_kernels()
+
+import pytest  # noqa: E402
 
 # Ray, when a test uses it, must not write to the home directory or print tables.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

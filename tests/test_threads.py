@@ -138,3 +138,60 @@ def test_pinned_unitune_gp_suggests_what_native_gp_minimize_suggests_under_the_s
     for record, point in zip(ours.records, native.x_iters, strict=True):
         assert record.params["x"] == pytest.approx(point[0], rel=1e-12)
         assert record.params["c"] == point[3]
+
+
+# -- the same BLAS kernels on every x86-64 CPU (unitune.threads.use_portable_kernels) -------------------------
+from unitune.threads import PORTABLE_KERNELS, _cpu_runs_portable_kernels, blas_kernels  # noqa: E402
+
+portable_cpu = pytest.mark.skipif(not _cpu_runs_portable_kernels(), reason="not an x86-64 CPU with AVX2 and FMA")
+
+
+@portable_cpu
+def test_the_test_session_runs_the_portable_blas_kernels():
+    """conftest.py called use_portable_kernels() before numpy loaded: every OpenBLAS here runs the kernels asked for."""
+    wanted = os.environ["OPENBLAS_CORETYPE"]  # Haswell, unless whoever started the suite chose otherwise
+    openblas = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    assert openblas and {i["architecture"].lower() for i in openblas} == {wanted.lower()}
+    assert wanted in blas_kernels()
+
+
+_KERNELS = textwrap.dedent("""
+    import json, sys, warnings
+    from unitune.threads import use_portable_kernels
+    if sys.argv[1] == "late":
+        import numpy
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        set_now = use_portable_kernels()
+    import numpy, scipy.linalg
+    from threadpoolctl import threadpool_info
+    print(json.dumps({"set": set_now, "warned": [str(w.message) for w in caught],
+                      "kernels": sorted({i["architecture"] for i in threadpool_info() if i.get("architecture")})}))
+""")
+
+
+def _kernels_in_a_fresh_process(when: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_KERNELS}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run([sys.executable, "-c", _KERNELS, when], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@portable_cpu
+def test_portable_kernels_take_effect_before_numpy_and_warn_after():
+    early = _kernels_in_a_fresh_process("early")
+    assert early["set"] == PORTABLE_KERNELS and early["warned"] == [] and early["kernels"] == ["Haswell"]
+    late = _kernels_in_a_fresh_process("late")
+    assert late["set"] == {} and len(late["warned"]) == 1 and "numpy is already imported" in late["warned"][0]
+    assert "OPENBLAS_CORETYPE=Haswell" in late["warned"][0]
+
+
+def test_a_users_own_kernel_choice_stands(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    from unitune.threads import use_portable_kernels
+
+    assert use_portable_kernels() == {}
+    assert os.environ["OPENBLAS_CORETYPE"] == "Sandybridge" and os.environ["MKL_CBWR"] == "COMPATIBLE"

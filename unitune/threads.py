@@ -11,14 +11,24 @@ Opt-out or override with the environment variable ``UNITUNE_THREADS``:
 * unset or ``1`` (default): one thread, the same results on every machine;
 * an integer ``n``: ``n`` threads (reproducible among machines using the same ``n``);
 * ``native``: leave the libraries' thread settings alone (what the framework does natively).
+
+The thread count is half of it: BLAS libraries also pick their kernels by CPU when they load
+(OpenBLAS runs its SkylakeX kernels on an AVX-512 Intel CPU and its Haswell ones on an AMD EPYC; MKL
+dispatches likewise), and a GP's trajectory differs between those from the last bits on.
+:func:`use_portable_kernels`, called before numpy and torch load, makes every x86-64 CPU with AVX2
+run the same kernels; ``python -m benchmarks`` and the test suite call it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import platform
+import re
 import sys
+import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 ENV_VAR = "UNITUNE_THREADS"
 DEFAULT_THREADS = 1
@@ -105,3 +115,54 @@ def limited_for(backend_name: str, algorithm: str, n: int | None = None) -> cont
     if (backend_name, algorithm) in MODEL_FITTING:
         return fixed_threads(n, import_torch=backend_name == "optuna")
     return contextlib.nullcontext()
+
+
+# -- the same BLAS kernels on every x86-64 CPU ------------------------------------------------------------
+# OpenBLAS's Haswell kernels (AVX2 + FMA) and MKL's conditional-numerical-reproducibility mode for AVX2:
+# what every x86-64 CPU of the last decade runs, and the same code path (so the same sums) on all of them.
+PORTABLE_KERNELS: dict[str, str] = {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2"}
+
+
+def _cpu_runs_portable_kernels() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        found = re.search(r"^flags\s*:(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    except OSError:  # not Linux: leave the libraries' own choice
+        return False
+    return found is not None and {"avx2", "fma"} <= set(found.group(1).split())
+
+
+def use_portable_kernels() -> dict[str, str]:
+    """Make OpenBLAS and MKL run the same kernels on every x86-64 CPU with AVX2; returns what it set.
+
+    Sets ``OPENBLAS_CORETYPE=Haswell`` and ``MKL_CBWR=AVX2`` in this process's environment (each only
+    when unset, so a user's own choice stands; inherited by worker processes). The libraries read
+    them when they load, so call this before numpy, scipy or torch are imported (first thing in a
+    script); after that it sets nothing and warns. On other CPUs (ARM, x86 without AVX2) it sets
+    nothing: there the kernels are the library's choice. The cost is speed on large matrices on
+    AVX-512 CPUs; the optimizers' matrices (at most a few hundred rows) do not notice.
+    """
+    missing = {k: v for k, v in PORTABLE_KERNELS.items() if k not in os.environ}
+    if not missing or not _cpu_runs_portable_kernels():
+        return {}
+    loaded = [name for name in ("numpy", "torch") if name in sys.modules]
+    if loaded:
+        warnings.warn(f"use_portable_kernels(): {', '.join(loaded)} is already imported, so its BLAS has "
+                      f"chosen its kernels; set {', '.join(f'{k}={v}' for k, v in missing.items())} in the "
+                      "environment before starting Python instead", RuntimeWarning, stacklevel=2)
+        return {}
+    os.environ.update(missing)
+    return missing
+
+
+def blas_kernels() -> str:
+    """The loaded BLAS libraries and the kernels they chose, e.g. ``"openblas 0.3.31 Haswell"``; for reports."""
+    seen = []
+    for info in _controller().info():
+        if info.get("user_api") == "blas":
+            seen.append(" ".join(str(x) for x in (info.get("internal_api"), info.get("version"),
+                                                  info.get("architecture")) if x))
+    if os.environ.get("MKL_CBWR"):
+        seen.append(f"MKL_CBWR={os.environ['MKL_CBWR']}")
+    return ", ".join(dict.fromkeys(seen)) or "none loaded"
