@@ -115,3 +115,25 @@ def test_candidate_space_with_a_constraint_filters_rows_as_skopt_does():
     rows = plain.rvs(n_samples=50, random_state=np.random.RandomState(1))
     assert fast.rvs(n_samples=50, random_state=np.random.RandomState(1)) == rows
     assert all(r[0] < 0.5 for r in rows)
+
+
+def test_an_all_categorical_space_runs_the_hamming_gp_as_gp_minimize_does():
+    """gp_minimize's acq_optimizer="auto" samples the acquisition when every dimension is categorical (the
+    Hamming-kernel GP has no gradient); unitune does the same instead of skopt's "should run with sampling"."""
+    colours, sizes = ["red", "green", "blue"], ["s", "m", "l", "xl"]
+    space = {"colour": ut.choice(colours), "size": ut.choice(sizes), "flag": ut.choice(["on", "off"])}
+    score = {"red": 0.0, "green": 1.0, "blue": 2.0, "s": 3.0, "m": 1.0, "l": 0.2, "xl": 2.0, "on": 0.5, "off": 0.0}
+
+    def value(p):
+        return score[p["colour"]] + score[p["size"]] + score[p["flag"]]
+
+    with fixed_threads(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        native = gp_minimize(lambda v: value(dict(zip(space, v, strict=True))),
+                             [Categorical(colours), Categorical(sizes), Categorical(["on", "off"])],
+                             acq_func="EI", n_calls=16, random_state=2)
+    ours = ut.minimize(value, space, backend="skopt", algorithm="gp", n_trials=16, seed=2)
+    assert [[r.params[k] for k in space] for r in ours.records] == native.x_iters
+    kernel = ut.Study(space, backend="skopt", seed=0)._ask_tell_adapter().optimizer.base_estimator_.kernel
+    hamming = type(kernel.k1.k2)
+    assert hamming.__name__ == "HammingKernel" and hamming.__module__ == "unitune.backends.skopt_fast"

@@ -92,3 +92,17 @@ def test_values_are_in_domain(backend, dim):
     assert all(dim.contains(p["v"]) for p in seen)
     for record in result.records:
         result.space.validate_assignment(record.params)
+
+
+def test_an_all_categorical_space_runs_past_the_startup_trials_on_the_default_algorithm(backend):
+    """The model phase too (TPE after its startup trials, skopt's Hamming-kernel GP), not only random search."""
+    space = {"colour": ut.choice(["red", "green", "blue"]), "size": ut.choice(["s", "m", "l", "xl"]),
+             "flag": ut.choice([True, False])}
+    score = {"red": 0.0, "green": 1.0, "blue": 2.0, "s": 3.0, "m": 1.0, "l": 0.0, "xl": 2.0}
+
+    result = ut.minimize(lambda p: score[p["colour"]] + score[p["size"]] + p["flag"], space, backend=backend,
+                         n_trials=24, seed=0)
+    assert len(result.records) == 24 and all(r.state == "complete" for r in result.records)
+    for record in result.records:
+        result.space.validate_assignment(record.params)
+    assert result.best_value <= 1.0  # 24 trials of 24 points: the good corner is found

@@ -84,7 +84,7 @@ class SkoptBackend(AskTellBackend):
             raise bad("base_estimator", ["ET", "RF"])
         if options.get("initial_point_generator", "random") not in _GENERATORS:
             raise bad("initial_point_generator", list(_GENERATORS))
-        if options.get("acq_optimizer", "lbfgs") not in ("auto", "lbfgs", "sampling"):
+        if options.get("acq_optimizer", "auto") not in ("auto", "lbfgs", "sampling"):
             raise bad("acq_optimizer", ["auto", "lbfgs", "sampling"])
         n_initial = options.get("n_initial_points", 10)
         if not isinstance(n_initial, int) or isinstance(n_initial, bool) or n_initial < 1:
@@ -139,7 +139,9 @@ class SkoptBackend(AskTellBackend):
             estimator = cook_estimator("GP", space=space, random_state=rng.randint(0, _INT32_MAX),
                                        noise=options.get("noise", "gaussian"))
             speed_up_gp(estimator)  # same kernels, metadata cached per class: see skopt_fast
-            return Optimizer(space, estimator, random_state=rng, acq_optimizer=options.get("acq_optimizer", "lbfgs"),
+            # "auto", as gp_minimize: L-BFGS on the acquisition, or sampling when every dimension is categorical
+            # (a Hamming-kernel GP has no gradient; "lbfgs" there is skopt's ValueError before any trial)
+            return Optimizer(space, estimator, random_state=rng, acq_optimizer=options.get("acq_optimizer", "auto"),
                              acq_optimizer_kwargs={"n_points": options.get("n_points", 10000),
                                                    "n_restarts_optimizer": options.get("n_restarts_optimizer", 5),
                                                    "n_jobs": 1}, **common)
