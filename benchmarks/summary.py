@@ -111,9 +111,13 @@ def _compare_to_best(runs: pd.DataFrame) -> tuple[str | None, dict[str, float]]:
     from scipy.stats import mannwhitneyu
 
     means = runs.groupby("optimizer", sort=False)["score"].mean()
-    if means.dropna().empty:
-        return None, {}
-    leader = means.idxmax()
+    if not means.dropna().empty:
+        leader = means.idxmax()
+    else:  # no score (the median random search already found the best value any run found): lowest mean best
+        best_means = runs.groupby("optimizer", sort=False)["best"].mean().dropna()
+        if best_means.empty:
+            return None, {}
+        leader = best_means.idxmin()
     reference = runs.loc[runs["optimizer"] == leader, "best"].dropna()
     raw = {}
     for optimizer, group in runs.groupby("optimizer", sort=False):
@@ -313,6 +317,11 @@ def _separation_text(table: pd.DataFrame, ranks: RankStats | None, mode: str) ->
     lines.append("Per problem, optimizers not significantly different from the problem's best (Mann–Whitney U, "
                  f"Holm, {seeds} seeds each): " + ", ".join(f"{p} {int(n)}/{table['optimizer'].nunique()}"
                                                              for p, n in ties.items()) + ".")
+    unscored = [str(p) for p, g in table.groupby("problem", sort=False) if g["score"].isna().all()]
+    if unscored:
+        lines.append(f"No score on {', '.join(unscored)}: the median random-search run already reached the best "
+                     "value any run found (R = optimum, so the normalized score is 0/0); those blocks still count "
+                     "in the ranks (ties share a rank), and “≈ best” compares with the lowest mean best value.")
     if mode == "quick":
         lines.append(
             f"Quick mode ({seeds} seeds, 20–25 trials) separates the clearest gaps only — a model-based optimizer "

@@ -1,15 +1,18 @@
 """scikit-optimize: native ``gp_minimize(acq_func="EI")`` vs ``ut.minimize(backend="skopt")``, same dimensions.
 
 The native dimensions are the ones unitune's translation documents (``ut.explain``), so both sides
-propose the very same points and fit the same GPs.  Cases:
+propose the very same points and fit the same GPs.  unitune's GP also skips skopt's and
+scikit-learn's repeated bookkeeping (``unitune/backends/skopt_fast.py``: kernel metadata cached per
+class, candidates transformed column-wise; same suggestions bit for bit), so it can come out faster
+than native.  Cases:
 
 * ``gp``: the 3-D space of the original overhead table, both sides under the same thread setting;
 * ``gp-4d``: the issue-14 comparison, 30 trials on a 4-D mixed space (float, log float, int,
   categorical): a default native ``gp_minimize`` (BLAS with its default thread count) against unitune,
   which runs the GP's numerical work under ``unitune.threads`` (one thread) — same suggestions
-  (``tests/test_threads.py`` checks it), less time on a machine whose cores are busy;
+  as native under that limit (``tests/test_threads.py``, ``tests/test_skopt_fast.py``);
 * ``gp-4d-same-limit``: the same, with the native run under the same one-thread limit: what is left
-  is unitune's own overhead.
+  is unitune's own overhead minus the bookkeeping it saves.
 """
 
 from __future__ import annotations
