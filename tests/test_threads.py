@@ -15,7 +15,15 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import unitune as ut
-from unitune.threads import ENV_VAR, configured_threads, fixed_threads, limited_for
+from unitune.threads import (
+    ENV_VAR,
+    PORTABLE_KERNELS,
+    _cpu_runs_portable_kernels,
+    blas_kernels,
+    configured_threads,
+    fixed_threads,
+    limited_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,8 +149,6 @@ def test_pinned_unitune_gp_suggests_what_native_gp_minimize_suggests_under_the_s
 
 
 # -- the same BLAS kernels on every x86-64 CPU (unitune.threads.use_portable_kernels) -------------------------
-from unitune.threads import PORTABLE_KERNELS, _cpu_runs_portable_kernels, blas_kernels  # noqa: E402
-
 portable_cpu = pytest.mark.skipif(not _cpu_runs_portable_kernels(), reason="not an x86-64 CPU with AVX2 and FMA")
 
 
