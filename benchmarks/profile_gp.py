@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 import time
 import warnings
@@ -39,15 +38,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import unitune as ut
+from benchmarks.overhead_cases.skopt import SPACE_4D, native_dims_4d, native_value_4d, value_4d
 from unitune.threads import fixed_threads
 
-SPACE = {"x": ut.uniform(-1.0, 1.0), "lr": ut.loguniform(1e-4, 1.0), "n": ut.integer(1, 10),
-         "c": ut.choice(["a", "b", "c"])}
 PARTS = ("GP fit", "candidates", "EI on candidates", "acq. L-BFGS", "rest")
-
-
-def objective(p: dict) -> float:
-    return (p["x"] - 0.3) ** 2 + (math.log10(p["lr"]) + 2) ** 2 + 0.1 * abs(p["n"] - 5) + (p["c"] != "b")
 
 
 @contextlib.contextmanager
@@ -102,17 +96,7 @@ def timers(totals: dict[str, float]):
             setattr(owner, name, value)
 
 
-DIMS_NOTE = "the int is a rounded Real over [0.5, 10.5], as ut.explain(SPACE, backend='skopt') shows"
-
-
-def _native_dims() -> list:
-    from skopt.space import Categorical, Real
-
-    return [Real(-1.0, 1.0), Real(1e-4, 1.0, prior="log-uniform"), Real(0.5, 10.5), Categorical(["a", "b", "c"])]
-
-
-def _native_objective(v: list) -> float:
-    return objective({"x": v[0], "lr": v[1], "n": min(max(round(v[2]), 1), 10), "c": v[3]})
+DIMS_NOTE = "the int is a rounded Real over [0.5, 10.5], as ut.explain(SPACE_4D, backend='skopt') shows"
 
 
 SETTINGS = ("native", "native, 1 thread", "unitune")
@@ -127,10 +111,10 @@ def one_run(setting: str, seed: int = 0, n_trials: int = 30) -> tuple[float, dic
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         if setting == "unitune":
-            result = ut.minimize(objective, SPACE, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
+            result = ut.minimize(value_4d, SPACE_4D, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
             values = [r.value for r in result.records]
         else:
-            res = gp_minimize(_native_objective, _native_dims(), acq_func="EI", n_calls=n_trials, random_state=seed)
+            res = gp_minimize(native_value_4d, native_dims_4d(), acq_func="EI", n_calls=n_trials, random_state=seed)
             values = list(res.func_vals)
         wall = time.perf_counter() - start
     totals["rest"] = wall - sum(totals[p] for p in PARTS if p != "rest")
@@ -148,7 +132,7 @@ def native_n_jobs(repeats: int, n_trials: int) -> str:
             with warnings.catch_warnings(), fixed_threads(1):
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
-                res = gp_minimize(_native_objective, _native_dims(), acq_func="EI", n_calls=n_trials,
+                res = gp_minimize(native_value_4d, native_dims_4d(), acq_func="EI", n_calls=n_trials,
                                   random_state=0, n_jobs=n_jobs)
                 walls[n_jobs].append(time.perf_counter() - start)
             points[n_jobs] = res.x_iters

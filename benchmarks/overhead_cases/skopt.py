@@ -35,8 +35,22 @@ def _value(x: float, y: float, c: str) -> float:
     return (x - 1.0) ** 2 + (y + 2.0) ** 2 + (c == "b")
 
 
-def _value_4d(p: dict) -> float:
+def value_4d(p: dict) -> float:
     return (p["x"] - 0.3) ** 2 + (math.log10(p["lr"]) + 2) ** 2 + 0.1 * abs(p["n"] - 5) + (p["c"] != "b")
+
+
+def native_dims_4d() -> list:
+    """SPACE_4D as ``ut.explain(SPACE_4D, backend="skopt", algorithm="gp")`` documents it: the int is a
+    rounded Real over [0.5, 10.5]."""
+    from skopt.space import Categorical, Real
+
+    return [Real(-1.0, 1.0, name="x"), Real(1e-4, 1.0, prior="log-uniform", name="lr"),
+            Real(0.5, 10.5, name="n"), Categorical(["a", "b", "c"], name="c")]
+
+
+def native_value_4d(v: list) -> float:
+    """``value_4d`` of a native point (the rounded Real decoded as unitune decodes it)."""
+    return value_4d({"x": v[0], "lr": v[1], "n": min(max(round(v[2]), 1), 10), "c": v[3]})
 
 
 def _native_gp(n_trials: int, seed: int) -> object:
@@ -58,18 +72,10 @@ def _unitune_gp(n_trials: int, seed: int) -> object:
 def _native_gp_4d(limit: bool):
     def run(n_trials: int, seed: int) -> object:
         from skopt import gp_minimize
-        from skopt.space import Categorical, Real
-
-        # ut.explain(SPACE_4D, backend="skopt", algorithm="gp"): the int is a rounded Real over [0.5, 10.5]
-        dims = [Real(-1.0, 1.0, name="x"), Real(1e-4, 1.0, prior="log-uniform", name="lr"),
-                Real(0.5, 10.5, name="n"), Categorical(["a", "b", "c"], name="c")]
-
-        def fn(v):
-            return _value_4d({"x": v[0], "lr": v[1], "n": min(max(round(v[2]), 1), 10), "c": v[3]})
 
         with warnings.catch_warnings(), (fixed_threads(1) if limit else contextlib.nullcontext()):
             warnings.simplefilter("ignore")
-            return gp_minimize(fn, dims, acq_func="EI", n_calls=n_trials, random_state=seed)
+            return gp_minimize(native_value_4d, native_dims_4d(), acq_func="EI", n_calls=n_trials, random_state=seed)
 
     return run
 
@@ -77,7 +83,7 @@ def _native_gp_4d(limit: bool):
 def _unitune_gp_4d(n_trials: int, seed: int) -> object:
     # The Study loop already runs ask/tell under limited_for(); the outer one is a no-op kept for clarity.
     with limited_for("skopt", "gp"):
-        return ut.minimize(_value_4d, SPACE_4D, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
+        return ut.minimize(value_4d, SPACE_4D, backend="skopt", algorithm="gp", n_trials=n_trials, seed=seed)
 
 
 def cases() -> list[OverheadCase]:
