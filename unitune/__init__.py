@@ -30,6 +30,7 @@ from .space import Space, choice, integer, loguniform, uniform
 if TYPE_CHECKING:
     from .compare import compare
     from .explain import explain
+    from .parallel import RayTasks
     from .results import Result
     from .run import maximize, minimize
     from .storage import load, studies
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 # every Ray worker process that unpickles an objective.
 _LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
          "maximize": ".run", "minimize": ".run", "Study": ".study", "Trial": ".study",
-         "load": ".storage", "studies": ".storage"}
+         "load": ".storage", "studies": ".storage", "RayTasks": ".parallel"}
 
 
 def __getattr__(name: str) -> Any:
@@ -59,6 +60,7 @@ __all__ = [
     "InvalidSpaceError",
     "InvalidTellError",
     "ObjectiveReturnError",
+    "RayTasks",
     "Result",
     "Space",
     "StorageError",

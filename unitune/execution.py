@@ -7,6 +7,7 @@ Ctrl-C gives a ``failed`` row and then stops the run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -53,6 +54,7 @@ class TrialRunner:
     space: Space
     metric: str | None = None
     deadline: float | None = None  # time.monotonic() value after which a running trial is stopped
+    threads: int | None = None  # BLAS/OpenMP threads for the objective (parallel/share.py); None: untouched
 
     def run(self, number: int, assignment: Mapping[str, Any], hooks: TrialHooks | None = None) -> TrialRecord:
         """Evaluate the objective on ``assignment`` (flat, active params only).
@@ -66,7 +68,7 @@ class TrialRunner:
         record = TrialRecord(number=number, state="failed", value=math.nan, params=assignment, started=started,
                              finished=started, worker=worker_name())
         try:
-            with trial_context(ctx):
+            with trial_context(ctx), self._threads():
                 if self.deadline is None:
                     returned = self.objective(self.space.build(assignment))
                 else:
@@ -88,6 +90,13 @@ class TrialRunner:
             record.error = format_error(exc)
         self._finish(record, ctx)
         return record
+
+    def _threads(self) -> contextlib.AbstractContextManager:
+        if self.threads is None:
+            return contextlib.nullcontext()
+        from .parallel.share import trial_threads
+
+        return trial_threads(self.threads)
 
     @staticmethod
     def _finish(record: TrialRecord, ctx: TrialContext) -> None:

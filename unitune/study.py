@@ -21,6 +21,7 @@ from .capabilities import check_run
 from .context import TrialContext, TrialHooks
 from .exceptions import BackendError, InvalidRunError, InvalidTellError, ObjectiveReturnError, UnsupportedFeatureError
 from .execution import RunInterrupted, TrialRunner, interpret, worker_name
+from .parallel.share import environment
 from .progress import ProgressBar
 from .records import TrialRecord, format_error, utcnow
 from .registry import get_backend, supporting
@@ -85,7 +86,7 @@ class Trial:
 def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any]) -> RunSpec:
     """The study's ``RunSpec``: unitune settings by name, every other keyword an algorithm option."""
     names = RunSpec.settings()
-    misplaced = sorted((RUN_LIMITS | {"executor"}) & settings.keys())
+    misplaced = sorted((RUN_LIMITS | {"executor", "threads_per_trial", "devices"}) & settings.keys())
     if misplaced:
         raise InvalidRunError(f"{', '.join(misplaced)}: an argument of Study.optimize(...) (and of ut.minimize), "
                               "not a study setting")
@@ -434,6 +435,7 @@ class Study:
     # -- the loop --------------------------------------------------------------------------------------
     def optimize(self, objective: Callable[[dict[str, Any]], Any], n_trials: int | None = None,
                  timeout: float | None = None, *, n_jobs: int = 1, executor: Any = None,
+                 threads_per_trial: int | str | None = "auto", devices: Any = None,
                  progress: bool = False) -> Result:
         """Run ``objective`` on new trials until ``n_trials`` have finished or ``timeout`` seconds passed.
 
@@ -447,6 +449,12 @@ class Study:
         on the cluster in ``RAY_ADDRESS`` if set) or any ``concurrent.futures.Executor``.  The driver keeps
         asking and telling; workers only evaluate the objective.  Ray Tune runs its own actors instead.
 
+        ``threads_per_trial`` is each running trial's share of the cores for OpenMP/BLAS/torch:
+        ``"auto"`` (``max(1, cpus // n_jobs)`` with an executor, a Ray task's ``num_cpus``, nothing set
+        for a sequential run), an int, or ``None`` to leave the libraries alone.  ``devices`` gives each
+        running trial its own GPU(s) as ``CUDA_VISIBLE_DEVICES``: ``"visible"`` (one per id already in
+        it), ``[0, 1]`` or ``[[0, 1], [2, 3]]`` (the sequential loop and the process executor).
+
         Returns every trial of the study so far (earlier ``optimize`` calls and told trials included).
         """
         _check_run_limits(objective, n_trials, timeout, n_jobs)
@@ -454,11 +462,14 @@ class Study:
                               timeout=None if timeout is None else float(timeout), n_jobs=int(n_jobs),
                               progress=progress)
         check_run(self.backend_class, spec)
-        from .parallel import check_executor  # the executor and the objective's pickling, before any trial
+        from .parallel import check_executor, plan_share  # executor, pickling, threads: before any trial
 
         executor = check_executor(self.backend_class, objective, int(n_jobs), executor)
+        share = plan_share(executor, threads_per_trial, devices, n_jobs=int(n_jobs),
+                           tune=issubclass(self.backend_class, LoopBackend))
         budget = Budget(spec.n_trials, spec.timeout)
-        runner = TrialRunner(objective, self.space, metric=self.spec.metric, deadline=budget.deadline)
+        runner = TrialRunner(objective, self.space, metric=self.spec.metric, deadline=budget.deadline,
+                             threads=share.threads)
         state = RunState()
         bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
                           direction=self.direction)
@@ -472,9 +483,10 @@ class Study:
                 from .parallel import run_parallel
 
                 self._ensure_adapter(budget.n_trials)
-                run_parallel(self, runner, budget, state, bar, n_jobs=int(n_jobs), executor=executor)
+                run_parallel(self, runner, budget, state, bar, n_jobs=int(n_jobs), executor=executor, share=share)
             else:
-                self._run_sequential(runner, budget, state, bar)
+                with environment(share.env(0)):  # devices=: the one running trial's CUDA_VISIBLE_DEVICES
+                    self._run_sequential(runner, budget, state, bar)
         except KeyboardInterrupt:
             state.interrupted, state.stop_reason = True, "interrupted"
         except ObjectiveReturnError as exc:

@@ -22,12 +22,14 @@ from typing import Any
 
 from ..exceptions import InvalidRunError, UnsupportedFeatureError
 from .channel import dumps, have_cloudpickle
-from .ray_tasks import RayTasks
+from .ray_tasks import RayTasks, check_gpus
+from .share import TrialShare, resolve_share
 
 EXECUTORS = ("process", "thread", "ray")
 DEFAULT_EXECUTOR = "process"
 
-__all__ = ["DEFAULT_EXECUTOR", "EXECUTORS", "Plan", "RayTasks", "check_executor", "run_parallel"]
+__all__ = ["DEFAULT_EXECUTOR", "EXECUTORS", "Plan", "RayTasks", "TrialShare", "check_executor", "plan_share",
+           "run_parallel"]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Plan:
     kind: str  # "process", "thread", "ray" or "executor"
     executor: Any = None
     objective_blob: bytes | None = None
+    named: bool = False  # given by name ("ray"): unitune may size its RayTasks from threads_per_trial
 
     def __repr__(self) -> str:
         return f"Plan(kind={self.kind!r}, executor={self.executor!r})"
@@ -70,7 +73,7 @@ def check_executor(backend_class: type, objective: Any, n_jobs: int, executor: A
         if executor not in EXECUTORS:
             raise InvalidRunError(f"executor must be one of {', '.join(map(repr, EXECUTORS))} or a "
                                   f"concurrent.futures.Executor, got {executor!r}")
-        plan = Plan(executor, RayTasks() if executor == "ray" else None)
+        plan = Plan(executor, RayTasks() if executor == "ray" else None, named=True)
     elif isinstance(executor, RayTasks):
         plan = Plan("ray", executor)
     elif isinstance(executor, Executor):
@@ -98,7 +101,25 @@ def check_executor(backend_class: type, objective: Any, n_jobs: int, executor: A
     return plan
 
 
-def run_parallel(study: Any, runner: Any, budget: Any, state: Any, bar: Any, *, n_jobs: int, executor: Any) -> None:
+def plan_share(plan: Plan | None, threads_per_trial: Any, devices: Any, *, n_jobs: int, tune: bool) -> TrialShare:
+    """What each running trial of this run gets (threads, devices), checked before any trial.
+
+    A Ray executor given by name gets ``num_cpus=threads_per_trial`` per task when that is an int; a
+    ``RayTasks(num_gpus=...)`` is checked against the GPUs of the Ray cluster (a task asking for GPUs that
+    do not exist would wait forever).
+    """
+    kind = "tune" if tune else (plan.kind if plan is not None else None)
+    ray_cpus = plan.executor.num_cpus if plan is not None and plan.kind == "ray" else None
+    share = resolve_share(threads_per_trial, devices, n_jobs=n_jobs, kind=kind, ray_cpus=ray_cpus)
+    if plan is not None and plan.kind == "ray":
+        if plan.named and share.threads is not None and share.threads != plan.executor.num_cpus:
+            plan.executor = RayTasks(num_cpus=share.threads)
+        check_gpus(plan.executor)
+    return share
+
+
+def run_parallel(study: Any, runner: Any, budget: Any, state: Any, bar: Any, *, n_jobs: int, executor: Any,
+                 share: TrialShare | None = None) -> None:
     """Run the study's trials ``n_jobs`` at a time on ``executor`` (see the module docstring)."""
     from .loop import drive
     from .worker import pack_runner
@@ -119,7 +140,7 @@ def run_parallel(study: Any, runner: Any, budget: Any, state: Any, bar: Any, *, 
         if plan.kind == "process":
             from .processes import ProcessPool
 
-            pool = ProcessPool(blob, n_jobs, prune)
+            pool = ProcessPool(blob, n_jobs, prune, share)
         elif plan.kind == "ray":
             from .ray_tasks import RayPool
 

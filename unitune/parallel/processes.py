@@ -33,6 +33,7 @@ from typing import Any
 from ..execution import worker_name
 from ..records import format_error
 from .channel import AskDriverHooks, Event, LocalHooks, dumps, loads
+from .share import DEVICE_VAR, TrialShare
 from .worker import encode, evaluate, failed_record, unpack_runner
 
 _HOST = worker_name().rsplit(":", 1)[0]
@@ -57,6 +58,7 @@ def worker_main(conn_fd: int, alive_fd: int) -> None:
     except BaseException as exc:
         broken = f"WorkerError: the objective cannot be loaded in the worker process: {format_error(exc)}"
     conn.send_bytes(dumps(("ready", os.getpid())))
+    devices = {"devices": os.environ[DEVICE_VAR]} if os.environ.get("UNITUNE_DEVICES") == "1" else None
 
     def ask(number: int, step: int, value: float, intermediate: list[tuple[int, float]]) -> bool:
         conn.send_bytes(dumps(("report", number, step, value, intermediate)))
@@ -74,7 +76,7 @@ def worker_main(conn_fd: int, alive_fd: int) -> None:
             conn.send_bytes(dumps(("done", number, failed_record(number, assignment, str(broken)))))
             continue
         hooks = AskDriverHooks(lambda s, v, i, n=number: ask(n, s, v, i)) if prune else LocalHooks()
-        event = evaluate(runner, number, assignment, hooks)
+        event = evaluate(runner, number, assignment, hooks, devices)
         conn.send_bytes(encode(event, assignment))
 
 
@@ -91,8 +93,8 @@ def crash_message(exitcode: int | None) -> str:
 
 
 class _Worker:
-    def __init__(self, process: subprocess.Popen[bytes], conn: Connection, alive_fd: int) -> None:
-        self.process, self.conn, self.alive_fd = process, conn, alive_fd
+    def __init__(self, process: subprocess.Popen[bytes], conn: Connection, alive_fd: int, slot: int) -> None:
+        self.process, self.conn, self.alive_fd, self.slot = process, conn, alive_fd, slot
         self.number: int | None = None
         self.ready = False
         self.name = f"{_HOST}:{process.pid}"
@@ -123,9 +125,10 @@ class ProcessPool:
     kind = "process"
     stops_running_trials = True
 
-    def __init__(self, init_blob: bytes, n_jobs: int, prune: bool) -> None:
+    def __init__(self, init_blob: bytes, n_jobs: int, prune: bool, share: TrialShare | None = None) -> None:
         self._blob = init_blob
         self._prune = prune
+        self._share = share or TrialShare()
         self._workers: list[_Worker] = []
         started = [self._start() for _ in range(n_jobs)]  # boot in parallel, then hand each the objective
         for worker in started:
@@ -146,15 +149,20 @@ class ProcessPool:
         return [w.process.pid for w in self._workers]
 
     def _start(self) -> _Worker:
+        # Each worker holds one slot (0 … n_jobs-1) for life; a replacement takes the slot its predecessor freed,
+        # so two running trials never share a device group.
+        used = {w.slot for w in self._workers if w.process.poll() is None}  # a dead one's slot is free
+        slot = next(i for i in range(len(self._workers) + 1) if i not in used)
+        env = {**os.environ, **self._share.env(slot)}  # before the interpreter starts: OpenMP/BLAS read it on load
         mine, theirs = socket.socketpair()
         alive_r, alive_w = os.pipe()
         try:
             process = subprocess.Popen([sys.executable, "-c", _BOOT, str(theirs.fileno()), str(alive_r)],
-                                       pass_fds=(theirs.fileno(), alive_r), stdin=subprocess.DEVNULL)
+                                       pass_fds=(theirs.fileno(), alive_r), stdin=subprocess.DEVNULL, env=env)
         finally:
             theirs.close()
             os.close(alive_r)
-        worker = _Worker(process, Connection(mine.detach()), alive_w)
+        worker = _Worker(process, Connection(mine.detach()), alive_w, slot)
         self._workers.append(worker)
         return worker
 

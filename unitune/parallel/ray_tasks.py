@@ -55,6 +55,20 @@ def ensure_ray() -> Any:
     return ray
 
 
+def check_gpus(tasks: RayTasks) -> None:
+    """Refuse, before any trial, tasks asking for more GPUs than any node of the Ray cluster has."""
+    if not tasks.num_gpus:
+        return
+    from ..exceptions import InvalidRunError
+
+    ray = ensure_ray()
+    most = max((node["Resources"].get("GPU", 0.0) for node in ray.nodes() if node.get("Alive")), default=0.0)
+    if most < tasks.num_gpus:
+        raise InvalidRunError(f"executor={tasks!r} asks each trial for {tasks.num_gpus} GPU(s), but the largest node "
+                              f"of the Ray cluster has {most:g}: its tasks would wait forever. Use num_gpus <= "
+                              f"{most:g}, or a cluster with GPUs (RAY_ADDRESS)")
+
+
 def _ray_trial(blob: bytes, number: int, assignment: dict[str, Any], channel: Any) -> bytes:
     import ray
 

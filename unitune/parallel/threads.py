@@ -1,5 +1,9 @@
 """``executor="thread"``: each trial in a daemon thread of the driver process.
 
+Each trial's thread count (``threads_per_trial``) is a process-wide limit for the run: BLAS pools,
+torch and the environment are set when the pool starts and restored at its end; OpenMP's count is per
+thread, so each trial's thread sets its own too.
+
 For objectives that release the GIL (NumPy, scikit-learn, PyTorch, I/O) or cannot be pickled.  A thread
 cannot be stopped from outside: a trial still running at the timeout or at Ctrl-C is recorded as
 failed and *abandoned* — it keeps running in the background until it returns or reaches its next
@@ -16,6 +20,7 @@ from typing import Any
 from ..execution import TrialRunner, worker_name
 from ..records import format_error
 from .channel import AskDriverHooks, Event, LocalHooks, drain
+from .share import trial_threads
 from .worker import evaluate
 
 
@@ -26,6 +31,10 @@ class ThreadPool:
     def __init__(self, runner: TrialRunner, prune: bool) -> None:
         self._runner = replace(runner, deadline=None)
         self._prune = prune
+        # A process-wide thread limit for the whole run (BLAS pools, torch, the environment); each trial's
+        # thread also sets its own OpenMP count (runner.threads, per thread) when it starts.
+        self._limit = trial_threads(runner.threads)
+        self._limit.__enter__()
         self._events: queue.Queue[Event] = queue.Queue()
         self._replies: dict[int, queue.Queue[bool]] = {}
         self._lock = threading.Lock()
@@ -73,3 +82,6 @@ class ThreadPool:
             numbers = list(self._replies)
         for number in numbers:
             self.cancel(number)
+        if self._limit is not None:
+            limit, self._limit = self._limit, None
+            limit.__exit__(None, None, None)  # the last trial thread still running restores it otherwise

@@ -13,16 +13,17 @@ from .channel import Event, dumps, loads
 
 
 def pack_runner(objective_blob: bytes, runner: TrialRunner) -> bytes:
-    """What a worker needs to evaluate trials: the (already pickled) objective, the space and the metric.
+    """What a worker needs to evaluate trials: the (already pickled) objective, the space, the metric and the
+    trial's thread count.
 
     No deadline travels: a worker's clock is not the driver's, and the driver stops trials itself.
     """
-    return dumps((objective_blob, runner.space, runner.metric))
+    return dumps((objective_blob, runner.space, runner.metric, runner.threads))
 
 
 def unpack_runner(blob: bytes) -> TrialRunner:
-    objective_blob, space, metric = loads(blob)
-    return TrialRunner(loads(objective_blob), space, metric=metric, deadline=None)
+    objective_blob, space, metric, threads = loads(blob)
+    return TrialRunner(loads(objective_blob), space, metric=metric, deadline=None, threads=threads)
 
 
 _cache: dict[int, tuple[bytes, TrialRunner]] = {}
