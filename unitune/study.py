@@ -19,6 +19,7 @@ from typing import Any, Literal
 from .backends.base import RUN_LIMITS, AskTellBackend, Backend, Budget, LoopBackend, RunSpec, RunState, Suggestion
 from .capabilities import check_run
 from .context import TrialContext, TrialHooks
+from .distinct import Distinct
 from .exceptions import BackendError, InvalidRunError, InvalidTellError, ObjectiveReturnError, UnsupportedFeatureError
 from .execution import RunInterrupted, TrialRunner, interpret, worker_name
 from .parallel.share import environment
@@ -299,13 +300,17 @@ class Study:
                 f"trials={len(self._records)}, pending={len(self._pending)})")
 
     # -- ask / tell ----------------------------------------------------------------------------------------
+    _distinct: Distinct | None = None  # built on the first ask: keeps pending suggestions distinct points
+
     def ask(self, n: int | None = None) -> Any:
         """One new ``Trial`` (``n`` omitted), or a list of ``n`` trials to run at once.
 
         The framework knows the trials are pending (Optuna: running trials; scikit-optimize: its
-        constant-liar ``ask(n_points)``; Hyperopt: several new trial ids in one suggestion), so a batch
-        holds distinct points.  Returns ``None`` (or a shorter list) once the algorithm has nothing left
-        to propose, e.g. an exhausted grid.
+        constant-liar ``ask(n_points)``; Hyperopt: a pending trial document per suggestion), and a
+        suggestion that still repeats a pending point is re-asked, then replaced by the nearest free
+        point (``unitune.distinct``; the trial's ``info["distinct"]`` says so), so pending trials are
+        distinct points while the space has any left.  Returns ``None`` (or a shorter list) once the
+        algorithm has nothing left to propose, e.g. an exhausted grid.
         """
         if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1):
             raise InvalidRunError(f"ask(n): n must be an int >= 1, got {n!r}")
@@ -353,10 +358,14 @@ class Study:
     def _ask(self, k: int) -> list[Trial]:
         adapter = self._ask_tell_adapter()
         with self._lock:
+            if self._distinct is None:
+                self._distinct = Distinct(self.space, self.spec.seed)
             self._sync()
             started = time.perf_counter()
             with self._framework_calls():
-                suggestions = [s for s in [adapter.ask()] if s is not None] if k == 1 else adapter.ask_batch(k)
+                # The framework's own suggestions (its pending mechanism first), repeats of pending points replaced.
+                suggestions = self._distinct.ask(adapter, k, [t.assignment for t in self._pending.values()],
+                                                 lambda: [r.params for r in self._warm + self._records])
             ask_s = (time.perf_counter() - started) / max(len(suggestions), 1)
             trials = []
             for suggestion in suggestions:
@@ -418,6 +427,7 @@ class Study:
             self._pending.pop(trial.number, None)
             self._told.add(trial.number)
             started = time.perf_counter()
+            record.info.update(trial._suggestion.info)  # e.g. how unitune.distinct replaced a repeat
             try:
                 with self._framework_calls():
                     adapter.finish(trial._suggestion, record)

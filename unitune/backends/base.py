@@ -127,6 +127,7 @@ class Suggestion:
     number: int
     params: dict[str, Any]
     handle: Any = None
+    info: dict[str, Any] = field(default_factory=dict)  # copied into the trial's TrialRecord.info
 
 
 class Backend(ABC):
@@ -242,6 +243,16 @@ class AskTellBackend(Backend):
     @abstractmethod
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
         """Report the finished trial back to the framework."""
+
+    def discard(self, suggestion: Suggestion) -> None:
+        """Forget a suggestion that will never run (it repeated a pending point: ``unitune.distinct``), so
+        the framework learns nothing from it.  Adapters whose framework keeps pending trials override it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot discard a suggestion")
+
+    def ask_at(self, params: dict[str, Any]) -> Suggestion:
+        """A pending trial at ``params`` (flat, active params of this space), held by the framework as one
+        it proposed (``unitune.distinct`` picks such points when the framework keeps repeating itself)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot take a point to evaluate")
 
     @abstractmethod
     def history(self) -> list[tuple[dict[str, Any], float | None]]:

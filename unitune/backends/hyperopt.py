@@ -143,24 +143,43 @@ class HyperoptBackend(AskTellBackend):
         trials.refresh()
         return Suggestion(number=-1, params=self._decode_doc(doc), handle=doc)
 
+    def discard(self, suggestion: Suggestion) -> None:
+        # The document leaves Trials, as if never suggested (its tid stays used; tids need not be dense).
+        trials = self.trials
+        trials._dynamic_trials[:] = [d for d in trials._dynamic_trials if d is not suggestion.handle]
+        trials.refresh()
+
+    def ask_at(self, params: dict[str, Any]) -> Suggestion:
+        # A pending document at these params, as a suggestion of the algorithm would be.
+        base, trials = self._base, self.trials
+        (tid,) = trials.new_trial_ids(1)
+        trials.insert_trial_docs([self._doc(tid, params, {"status": base.STATUS_NEW}, base.JOB_STATE_RUNNING)])
+        trials.refresh()
+        doc = trials._dynamic_trials[-1]
+        return Suggestion(number=-1, params=self._decode_doc(doc), handle=doc)
+
+    def _doc(self, tid: int, params: dict[str, Any], result: dict[str, Any], state: int) -> dict[str, Any]:
+        """A trial document at flat ``params`` (active ones; the others get empty idxs/vals, as hyperopt's)."""
+        labels, codecs = [p.path for p in self.space.params], self._codecs
+        idxs: dict[str, list[Any]] = {label: [] for label in labels}
+        vals: dict[str, list[Any]] = {label: [] for label in labels}
+        for path, value in params.items():
+            idxs[path], vals[path] = [tid], [codecs[path].encode(value)]
+        misc = {"tid": tid, "cmd": self.domain.cmd, "workdir": self.domain.workdir, "idxs": idxs, "vals": vals}
+        (doc,) = self.trials.new_trial_docs([tid], [None], [result], [misc])
+        doc["state"] = state
+        return doc
+
     def replay(self, records: list[TrialRecord]) -> int:
         # Finished trial documents inserted as JOB_STATE_DONE, exactly as fmin leaves evaluated trials
         # (generate_trials_to_calculate would evaluate the objective again).
-        base, trials, codecs = self._base, self.trials, self._codecs
-        labels = [p.path for p in self.space.params]
+        base, trials = self._base, self.trials
         tids = trials.new_trial_ids(len(records))
         docs = []
         for tid, record in zip(tids, records, strict=True):
-            idxs: dict[str, list[Any]] = {label: [] for label in labels}
-            vals: dict[str, list[Any]] = {label: [] for label in labels}
-            for path, value in record.params.items():
-                idxs[path], vals[path] = [tid], [codecs[path].encode(value)]
             result = ({"status": base.STATUS_OK, "loss": self._sign * record.value} if record.state == "complete"
                       and not math.isnan(record.value) else {"status": base.STATUS_FAIL})
-            misc = {"tid": tid, "cmd": self.domain.cmd, "workdir": self.domain.workdir, "idxs": idxs, "vals": vals}
-            (doc,) = trials.new_trial_docs([tid], [None], [result], [misc])
-            doc["state"] = base.JOB_STATE_DONE
-            docs.append(doc)
+            docs.append(self._doc(tid, record.params, result, base.JOB_STATE_DONE))
         trials.insert_trial_docs(docs)
         trials.refresh()
         return len(docs)

@@ -45,6 +45,7 @@ _PRUNERS = {
 _NO_CATEGORICAL = {"cmaes": "CMA-ES", "qmc": "QMC"}
 _INTERSECTION_ONLY = {"cmaes": "CMA-ES", "gp": "the GP", "qmc": "QMC", "nsga2": "NSGA-II"}
 
+_DISCARDED = "unitune_discarded"  # user attr of a trial unitune dropped as a repeat of a pending point
 _NATIVE_CATEGORICAL = (type(None), bool, int, float, str)
 _UNSET: Any = object()
 _tell_with_warning: Any = _UNSET  # resolved on first use, so importing this module never imports optuna
@@ -219,6 +220,21 @@ class OptunaBackend(AskTellBackend):
         params = self.space.sample(lambda p: codecs[p.path].decode(codecs[p.path].call.make(trial)))
         return Suggestion(number=-1, params=params, handle=trial)
 
+    def discard(self, suggestion: Suggestion) -> None:
+        # An Optuna trial cannot be deleted: it is failed (samplers learn nothing from a FAIL trial; a grid
+        # point goes back to the unvisited ones) and marked, so history() leaves it out.
+        trial = suggestion.handle
+        trial.set_user_attr(_DISCARDED, True)
+        self._tell(trial, None, self._optuna.trial.TrialState.FAIL)
+        self._asked -= 1
+
+    def ask_at(self, params: dict[str, Any]) -> Suggestion:
+        # Optuna's own way to evaluate a chosen point: an enqueued trial, whose suggest_* calls return it.
+        self.study.enqueue_trial({path: self._codecs[path].encode(value) for path, value in params.items()})
+        suggestion = self.ask()
+        assert suggestion is not None
+        return suggestion
+
     def replay(self, records: list[TrialRecord]) -> int:
         # Finished trials go in with study.add_trials, as Optuna takes another study's history.
         optuna, codecs = self._optuna, self._codecs
@@ -239,7 +255,7 @@ class OptunaBackend(AskTellBackend):
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         states = self._optuna.trial.TrialState
         return [(self._decode(t.params), t.value) for t in self.study.get_trials(deepcopy=False)
-                if t.state != states.RUNNING]
+                if t.state != states.RUNNING and _DISCARDED not in t.user_attrs]
 
     def _decode(self, native: dict[str, Any]) -> dict[str, Any]:
         return {path: self._codecs[path].decode(value) for path, value in native.items()}

@@ -227,19 +227,27 @@ class SkoptBackend(AskTellBackend):
             points = self.optimizer.ask(n_points=n, strategy="cl_min")
         return [self._suggestion(x) for x in points]
 
+    def discard(self, suggestion: Suggestion) -> None:
+        self._pending.pop(id(suggestion), None)  # never told: the optimizer only ever saw it as a lie
+
+    def ask_at(self, params: dict[str, Any]) -> Suggestion:
+        return self._suggestion(self._point(params))
+
+    def _point(self, params: dict[str, Any]) -> list[Any]:
+        """The skopt point of flat params; a conditional space's inactive dimensions get their first value
+        (the surrogate sees a constant there, as it does for inactive dimensions of proposed points)."""
+        return [codec.encode(params[p.path]) if p.path in params else
+                codec.encode(p.dim.grid()[0] if p.dim.grid() else p.dim.low)
+                for codec, p in zip(self._codecs, self.space.params, strict=True)]
+
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         return [(self._decode(list(x)), float(y)) for x, y in zip(self.optimizer.Xi, self.optimizer.yi, strict=True)]
 
     def replay(self, records: list[TrialRecord]) -> int:
-        # One tell of every point (one surrogate fit), with the same rule for what cannot be told raw.  A
-        # conditional space's inactive dimensions are filled with their first value (the surrogate sees a
-        # constant there, as it does for inactive dimensions of proposed points).
-        fill = [codec.encode(p.dim.grid()[0] if p.dim.grid() else p.dim.low)
-                for codec, p in zip(self._codecs, self.space.params, strict=True)]
+        # One tell of every point (one surrogate fit), with the same rule for what cannot be told raw.
         points, values, failed = [], [], []
         for record in records:
-            x = [codec.encode(record.params[p.path]) if p.path in record.params else default
-                 for codec, p, default in zip(self._codecs, self.space.params, fill, strict=True)]
+            x = self._point(record.params)
             if record.ok:
                 points.append(x)
                 values.append(self._sign * record.value)
