@@ -1,9 +1,9 @@
-"""Parallel trials: throughput of n_jobs=2 vs n_jobs=1 on every backend, a CPU-bound speed-up, executor overhead.
+"""Parallel trials: throughput of n_jobs=2 vs n_jobs=1 on every backend, CPU-bound speed-ups, executor overhead.
 
     python benchmarks/parallel.py                          # everything, every installed backend
     python benchmarks/parallel.py --parts sleep --trials 16
 
-Three parts:
+Four parts:
 
 * ``sleep`` — a 0.3 s sleep objective, ``--trials`` trials, each backend's default algorithm: ``n_jobs=1``
   (the sequential loop) against ``n_jobs=2`` (the default ``"process"`` executor; Ray Tune its own
@@ -13,6 +13,12 @@ Three parts:
   ``backend:algorithm`` picks another algorithm (``skopt:forest``).
 * ``cpu`` — a scikit-learn fit (a RandomForest on the digits data, 3-fold CV) with Optuna's TPE,
   ``n_jobs=1`` against ``n_jobs=2`` with the process executor: the real speed-up on this machine's cores.
+* ``threads`` — objectives with and without their own threads, every backend, ``n_jobs=1`` against
+  ``n_jobs=2`` (the process executor; Ray Tune its actors) with the default ``threads_per_trial="auto"``:
+  a 3-fold ``cross_validate`` of ``HistGradientBoostingClassifier`` on the breast-cancer data (OpenMP
+  threads, the common case) and a single-threaded pure-Python CPU-bound loop.  ``--no-limit`` adds the
+  OpenMP objective with ``threads_per_trial=None`` (every worker with one thread per core: the
+  oversubscription this setting prevents).
 * ``overhead`` — a trivial objective, ``n_jobs=1`` through each executor against the sequential loop:
   the added milliseconds per trial (median of ``--repeats``), over the trials' span.
 
@@ -66,6 +72,31 @@ def forest(p):
 
 FOREST_SPACE = {"n_estimators": ut.integer(40, 80), "max_depth": ut.integer(4, 16),
                 "max_features": ut.uniform(0.1, 0.6)}
+
+
+def boosting(p):
+    """OpenMP-threaded: gradient boosting, 3-fold CV (scikit-learn's HistGradientBoosting uses every allowed thread)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import cross_validate
+
+    if "cancer" not in _DATA:
+        _DATA["cancer"] = load_breast_cancer(return_X_y=True)
+    x, y = _DATA["cancer"]
+    model = HistGradientBoostingClassifier(learning_rate=p["learning_rate"], max_leaf_nodes=int(p["max_leaf_nodes"]),
+                                           max_iter=100, random_state=0)
+    return 1.0 - cross_validate(model, x, y, cv=3)["test_score"].mean()
+
+
+BOOSTING_SPACE = {"learning_rate": ut.loguniform(0.01, 0.3), "max_leaf_nodes": ut.integer(8, 64)}
+
+
+def python_loop(p):
+    """Single-threaded and CPU-bound: ~0.3 s of pure Python arithmetic (holds the GIL, no library threads)."""
+    total, n = 0.0, 4_000_000
+    for i in range(n):
+        total += (i % 7) * p["x"] - (i % 3) * p["y"]
+    return (total / n - 0.2) ** 2
 
 
 def span(result: ut.Result) -> float:
@@ -132,6 +163,32 @@ def part_cpu(trials: int) -> None:
               f"{rest:.2f} | {rest / steady_base:.2f}× | {start:.2f} |", flush=True)
 
 
+def part_threads(backends: list[str], trials: int, no_limit: bool) -> None:
+    print(f"\n## Objectives with and without threads, {trials} trials, n_jobs=2 vs 1, threads_per_trial='auto', "
+          f"{os.cpu_count()} cores (load average {load()})\n")
+    print("| backend | algorithm | objective | n_jobs=1 span s | n_jobs=2 span s | speed-up | "
+          "median trial s (1 / 2) |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    cases = [("HistGradientBoosting CV (OpenMP)", boosting, BOOSTING_SPACE, "auto"),
+             ("pure-Python loop (1 thread)", python_loop, SPACE, "auto")]
+    if no_limit:
+        cases.append(("HistGradientBoosting CV, threads_per_trial=None", boosting, BOOSTING_SPACE, None))
+    boosting({"learning_rate": 0.1, "max_leaf_nodes": 8})  # the driver's own import and data load
+    for name in backends:
+        backend, _, algorithm = name.partition(":")
+        options = {"algorithm": algorithm} if algorithm else {}
+        for label, objective, space, threads in cases:
+            spans, medians, algo = {}, {}, ""
+            for n_jobs in (1, 2):
+                result, _, _ = timed(objective, space, backend=backend, n_trials=trials, seed=0, n_jobs=n_jobs,
+                                     threads_per_trial=threads, **options)
+                assert (result.table["state"] == "complete").all(), result.table
+                spans[n_jobs], algo = span(result), result.algorithm
+                medians[n_jobs] = result.table["duration_s"].median()
+            print(f"| {backend} | {algo} | {label} | {spans[1]:.2f} | {spans[2]:.2f} | {spans[1] / spans[2]:.2f}× | "
+                  f"{medians[1]:.2f} / {medians[2]:.2f} |", flush=True)
+
+
 def part_overhead(trials: int, repeats: int) -> None:
     executors: list[tuple[str, object]] = [("sequential (no executor)", None), ("thread", "thread"),
                                            ("process", "process")]
@@ -175,12 +232,14 @@ def part_overhead(trials: int, repeats: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["sleep", "cpu", "overhead"],
-                        choices=["sleep", "cpu", "overhead"])
+    parser.add_argument("--parts", nargs="+", default=["sleep", "cpu", "threads", "overhead"],
+                        choices=["sleep", "cpu", "threads", "overhead"])
     parser.add_argument("--backends", nargs="+", default=["optuna", "hyperopt", "skopt", "skopt:forest", "ray"],
                         help="backend or backend:algorithm (default algorithm when omitted)")
     parser.add_argument("--trials", type=int, default=14, help="trials of the sleep part")
     parser.add_argument("--cpu-trials", type=int, default=12)
+    parser.add_argument("--thread-trials", type=int, default=12, help="trials of the threads part")
+    parser.add_argument("--no-limit", action="store_true", help="threads part: also run without threads_per_trial")
     parser.add_argument("--overhead-trials", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
@@ -192,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         part_sleep(backends, args.trials)
     if "cpu" in args.parts:
         part_cpu(args.cpu_trials)
+    if "threads" in args.parts:
+        part_threads(backends, args.thread_trials, args.no_limit)
     if "overhead" in args.parts:
         part_overhead(args.overhead_trials, args.repeats)
 

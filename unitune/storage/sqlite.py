@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +84,43 @@ class SQLiteDialect(Dialect):
         try:
             self._prepare(existed)
         except BaseException:
+            # Never delete the file, even one that did not exist a moment ago: another process may have created
+            # it since and be writing to it (deleting its -wal/-shm under it is a "disk I/O error" there). A
+            # failed first open leaves at most an empty database, which the next open takes as a new store.
             self.conn.close()
-            if not existed:  # nothing half-written: a file we created goes again
-                for suffix in ("", "-wal", "-shm", "-journal"):
-                    with suppress(FileNotFoundError):
-                        os.unlink(f"{path}{suffix}")
             raise
 
     def tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
+    def _busy(self, exc: sqlite3.Error) -> StorageError | None:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return StorageError(f"the store {self.path} is busy: another process held its write lock for more than "
+                                f"{BUSY_TIMEOUT_S:g} s ({exc}); nothing was written, try again")
+        return None
+
+    def _with_retry(self, statement: str) -> None:
+        # Switching to WAL needs the file to itself; SQLite may answer "locked" at once instead of calling the busy
+        # handler (a racing open holds a read lock), so wait here as a busy timeout would.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        pause = 0.005
+        while True:
+            try:
+                self.conn.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
     def _prepare(self, existed: bool) -> None:
         try:
             tables = self.tables()
         except sqlite3.DatabaseError as exc:
+            busy = self._busy(exc)
+            if busy is not None:
+                raise busy from exc
             raise StorageError(f"{self.path} is not a unitune store ({exc}); nothing was written") from exc
         if tables and "unitune_schema" not in tables:
             raise StorageError(
@@ -106,7 +130,7 @@ class SQLiteDialect(Dialect):
         if tables:
             check_version(self, str(self.path))
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._with_retry("PRAGMA journal_mode=WAL")
             self.conn.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
             if not tables:
                 with self.write():
@@ -118,7 +142,7 @@ class SQLiteDialect(Dialect):
                 if tables:
                     check_version(self, str(self.path))
         except sqlite3.OperationalError as exc:
-            raise StorageError(f"cannot write to {self.path}: {exc}") from exc
+            raise self._busy(exc) or StorageError(f"cannot write to {self.path}: {exc}") from exc
 
     def execute(self, query: str, args: Sequence[Any] = ()) -> Any:
         return self.conn.execute(query, args)
