@@ -514,7 +514,8 @@ def _sample_node(node: Node, suggest: Callable[[Param], Any], out: dict[str, Any
 
 def _build_node(node: Node, assignment: Mapping[str, Any]) -> Any:
     if isinstance(node, Const):
-        return node.value
+        # an empty group is a fresh dict each trial, like any group (a shared one would carry one trial's edits)
+        return {} if type(node.value) is dict and not node.value else node.value
     if isinstance(node, Leaf):
         return assignment[node.param.path]
     if isinstance(node, Group):
