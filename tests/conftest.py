@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 # same examples every time; "long" (many more examples, fresh ones each run) is what the `slow` copies of the
 # properties use (`-m slow`).  HYPOTHESIS_PROFILE=long makes every property test long.
 _SLOW_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("ci", max_examples=20, deadline=None, derandomize=True, database=None,
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, database=None,
                           suppress_health_check=_SLOW_CHECKS, print_blob=True)
-settings.register_profile("long", max_examples=200, deadline=None, suppress_health_check=_SLOW_CHECKS,
+settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_SLOW_CHECKS,
                           print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

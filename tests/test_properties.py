@@ -43,10 +43,10 @@ OPTIONS = {"optuna": {"tpe": {"n_startup_trials": 2}},
            "skopt": {a: {"n_initial_points": 2, "acq_optimizer": "sampling", "n_points": 500} for a in ("gp",)}
            | {a: {"n_initial_points": 2} for a in ("forest", "gbrt")}}
 # Examples per property under the ci profile (scaled up by the long profile's max_examples).
-CI_EXAMPLES = {"optuna": 20, "hyperopt": 20, "skopt": 10, "ray": 3}
-CI_STORE_EXAMPLES = {"optuna": 10, "hyperopt": 8, "skopt": 6}
-CI_INVALID_EXAMPLES = 40
-CI_RAY_TRANSLATION_EXAMPLES = 60
+CI_EXAMPLES = {"optuna": 100, "hyperopt": 100, "skopt": 60, "ray": 6}
+CI_STORE_EXAMPLES = {"optuna": 50, "hyperopt": 50, "skopt": 40}
+CI_INVALID_EXAMPLES = 150
+CI_RAY_TRANSLATION_EXAMPLES = 200
 
 PROFILES = ["ci", pytest.param("long", marks=pytest.mark.slow)]
 
