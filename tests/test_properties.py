@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import unitune as ut
+from unitune.backends.optuna import MAX_GRID_POINTS
 from unitune.exceptions import UnituneError, UnsupportedFeatureError
 from unitune.registry import installed_names
 from unitune.space import Space
@@ -63,8 +64,14 @@ def run_property(profile: str, ci_examples: int, strategy: st.SearchStrategy[Any
 
 
 def grid_refused(backend: str, algorithm: str, space: Space) -> bool:
-    """Whether the run must be refused: a grid over a continuous (or, on optuna, conditional) space."""
-    return algorithm == "grid" and (not space.is_finite or (backend == "optuna" and space.is_conditional))
+    """Whether the run must be refused: a grid over a continuous space or, on optuna, a conditional one or
+    one of more points than GridSampler can list in memory."""
+    if algorithm != "grid":
+        return False
+    if not space.is_finite:
+        return True
+    return backend == "optuna" and (space.is_conditional or math.prod(p.dim.grid_size() for p in space.params)
+                                    > MAX_GRID_POINTS)
 
 
 def options_for(backend: str, algorithm: str) -> dict[str, Any]:
@@ -268,3 +275,16 @@ def test_an_empty_dict_in_the_space_is_a_fresh_dict_each_trial_like_any_group():
                 n_trials=3, seed=0)
     assert seen == [{}, {}, {}]
     assert Space({"x": ut.uniform(0.0, 1.0), "opts": {}}).build({"x": 0.5}) == {"x": 0.5, "opts": {}}
+
+
+def test_optuna_grid_over_too_many_points_is_refused_before_the_first_trial():
+    """Found by the long profile: optuna's GridSampler lists every point of the grid in memory, so a grid of
+    four integer(0, 1000) (10**12 points) ran out of memory (the test process was killed) before any trial."""
+    calls = []
+    space = {f"p{i}": ut.integer(0, 1000) for i in range(4)}
+    with pytest.raises(UnsupportedFeatureError, match=r"(?s)optuna.*grid.*1\.0e\+12 points.*random"):
+        ut.minimize(calls.append, space, backend="optuna", algorithm="grid", n_trials=2, seed=0)
+    assert not calls
+    small = ut.minimize(lambda p: 0.0, {"a": ut.integer(0, 999), "b": ut.integer(0, 999)}, backend="optuna",
+                        algorithm="grid", n_trials=2, seed=0)  # 10**6 points: still a grid optuna can list
+    assert len(small.records) == 2
