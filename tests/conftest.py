@@ -10,6 +10,17 @@ from unitune.threads import use_portable_kernels
 use_portable_kernels()
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Hypothesis profiles (tests/test_properties.py): "ci" is the default, small and derandomized so CI runs the
+# same examples every time; "long" (many more examples, fresh ones each run) is what the `slow` copies of the
+# properties use (`-m slow`).  HYPOTHESIS_PROFILE=long makes every property test long.
+_SLOW_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=_SLOW_CHECKS, print_blob=True)
+settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_SLOW_CHECKS,
+                          print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Ray, when a test uses it, must not write to the home directory or print tables.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

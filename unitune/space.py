@@ -44,6 +44,11 @@ class Dimension:
         """Every value the dimension can take, in order, or ``None`` when it is continuous."""
         return None
 
+    def grid_size(self) -> int | None:
+        """How many values ``grid()`` holds (without building it), or ``None`` when continuous."""
+        grid = self.grid()
+        return None if grid is None else len(grid)
+
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is in the domain (type included)."""
         raise NotImplementedError
@@ -102,6 +107,9 @@ class Uniform(Dimension):
         if self.step is None:
             return None
         return tuple(self.at(k) for k in range(self.n_steps + 1))
+
+    def grid_size(self) -> int | None:
+        return None if self.step is None else self.n_steps + 1
 
     def contains(self, value: Any) -> bool:
         if not isinstance(value, float) or not self.low <= value <= self.high:
@@ -184,6 +192,9 @@ class Integer(Dimension):
 
     def grid(self) -> tuple[int, ...]:
         return tuple(range(self.low, self.high + 1, self.step))
+
+    def grid_size(self) -> int:
+        return self.n_steps + 1
 
     def snap(self, value: float) -> int:
         """The grid value nearest ``value``."""
@@ -415,7 +426,7 @@ class Space:
 
     @property
     def is_finite(self) -> bool:
-        return all(p.dim.grid() is not None for p in self.params)
+        return all(p.dim.grid_size() is not None for p in self.params)
 
     # -- sampling and building ---------------------------------------------------------------------
     def sample(self, suggest: Callable[[Param], Any]) -> dict[str, Any]:
@@ -514,7 +525,8 @@ def _sample_node(node: Node, suggest: Callable[[Param], Any], out: dict[str, Any
 
 def _build_node(node: Node, assignment: Mapping[str, Any]) -> Any:
     if isinstance(node, Const):
-        return node.value
+        # an empty group is a fresh dict each trial, like any group (a shared one would carry one trial's edits)
+        return {} if type(node.value) is dict and not node.value else node.value
     if isinstance(node, Leaf):
         return assignment[node.param.path]
     if isinstance(node, Group):

@@ -59,6 +59,9 @@ def native_categorical(options: Sequence[Any]) -> bool:
     return all(a != b for i, a in enumerate(options) for b in options[:i])
 
 
+# The largest grid handed to GridSampler (it holds every point as a tuple: ~10**6 is ~100 MB).
+MAX_GRID_POINTS = 10**6
+
 class OptunaBackend(AskTellBackend):
     """Optuna samplers (TPE, random, grid, CMA-ES, GP, QMC, NSGA-II) and pruners."""
 
@@ -118,12 +121,23 @@ class OptunaBackend(AskTellBackend):
                         p.path for p in spec.space.params if p.is_conditional_choice),
                     hint="GridSampler needs every parameter in every trial; use algorithm='random' or 'tpe'.",
                 )
+            size = 1
             for param in spec.space.params:
-                if param.dim.grid() is None:
+                n = param.dim.grid_size()
+                if n is None:
                     raise UnsupportedFeatureError(
                         "optuna", "grid search over a continuous parameter", parameter=param.path,
                         hint="give it a step (ut.uniform(low, high, step=...)) or use another algorithm.",
                     )
+                size *= n
+            # GridSampler lists every point in memory up front: 10**12 of them would exhaust it before any trial.
+            if size > MAX_GRID_POINTS:
+                raise UnsupportedFeatureError(
+                    "optuna", f"grid search over more than {MAX_GRID_POINTS:,} points (this grid has {size:.1e} "
+                    "points; GridSampler lists them all in memory)", ["ray"],
+                    hint="Use algorithm='random' or 'qmc', coarser steps, or backend='ray' with algorithm='grid' "
+                         "(it enumerates only the first n_trials points).",
+                )
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
@@ -203,7 +217,7 @@ class OptunaBackend(AskTellBackend):
     def _count_grid(self) -> int:
         size = 1
         for p in self.space.params:
-            size *= len(p.dim.grid() or ())
+            size *= p.dim.grid_size() or 0
         return size
 
     def _native_choices(self, param: Param) -> Sequence[Any]:

@@ -89,7 +89,7 @@ class RayBackend(LoopBackend):
                 if param.is_conditional_choice:
                     raise UnsupportedFeatureError("ray", "grid search over a conditional space", parameter=param.path,
                                                   hint="use algorithm='random'.")
-                if param.dim.grid() is None:
+                if param.dim.grid_size() is None:
                     raise UnsupportedFeatureError("ray", "grid search over a continuous parameter",
                                                   parameter=param.path,
                                                   hint="give it a step or use algorithm='random'.")
