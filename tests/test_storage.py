@@ -275,8 +275,8 @@ def test_fail_orphans_only_for_dead_processes_of_this_host(url):
         lost = store.reserve_trial(study.id, f"{host}:{dead.pid}")
         store.reserve_trial(study.id, f"{host}:{os.getpid()}")  # alive: left alone
         store.reserve_trial(study.id, f"elsewhere:{dead.pid}")  # another machine's: left alone
-        assert store.fail_orphans(study.id) == 1
-        assert store.fail_orphans(study.id) == 0
+        assert len(store.fail_orphans(study.id)) == 1
+        assert store.fail_orphans(study.id) == []
         (record,), _ = store.trials(study.id)
         assert (record.number, record.state, record.error) == (lost, "failed", ORPHAN_ERROR)
         assert math.isnan(record.value) and record.worker == f"{host}:{dead.pid}"
@@ -514,7 +514,7 @@ def test_sigkill_of_a_writer_loses_no_finished_trial(url):
                 else:
                     assert r.state == "complete" and len(r.params) == 10
                     assert r.value == sum((v - 0.5) ** 2 for v in r.params.values())
-            orphans = store.fail_orphans(study.id)
+            orphans = len(store.fail_orphans(study.id))
         counts.append((len(confirmed), len(stored - confirmed), orphans))
     if url.endswith(".db"):
         con = sqlite3.connect(url)

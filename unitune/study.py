@@ -22,6 +22,7 @@ from .context import TrialContext, TrialHooks
 from .distinct import Distinct
 from .exceptions import BackendError, InvalidRunError, InvalidTellError, ObjectiveReturnError, UnsupportedFeatureError
 from .execution import RunInterrupted, TrialRunner, interpret, worker_name
+from .liveness import Liveness
 from .parallel.share import environment
 from .progress import ProgressBar
 from .records import TrialRecord, format_error, utcnow
@@ -149,6 +150,12 @@ class Study:
             backend, algorithm, direction or space is refused.  Without it an existing name is refused.
         warm_start: earlier trials to tell the framework first — a ``Result``, a result table, or a stored
             study as ``(storage, name)`` — of any backend over this space.  They are not rows of this study.
+        heartbeat_interval: for a stored study, every this many seconds the process marks its running
+            trials alive in the store (None: no heartbeats).  Any process of the study fails a running trial
+            whose heartbeat is older than ``grace_period`` (default 4 intervals) with ``WorkerLost``, on
+            whatever machine its worker died.
+        retry_failed: how many times a trial lost that way (or orphaned on this host) is asked again with
+            the same params, by the process that found it lost (``info["retry_of"]`` names the first try).
 
     ``ask``/``tell`` work on every backend that proposes trials on request (Optuna, Hyperopt,
     scikit-optimize); Ray Tune drives its own loop, so there only ``optimize`` works.
@@ -156,6 +163,7 @@ class Study:
 
     def __init__(self, space: Space | Mapping[str, Any], *, backend: str, direction: Direction = "minimize",
                  storage: Any = None, name: str | None = None, resume: bool = False, warm_start: Any = None,
+                 heartbeat_interval: float | None = 10.0, grace_period: float | None = None, retry_failed: int = 0,
                  **settings: Any) -> None:
         if not isinstance(backend, str):
             raise InvalidRunError(f"backend must be a name (str), got {backend!r}")
@@ -183,6 +191,8 @@ class Study:
                 [b for b in supporting("ask_tell") if b != self.backend],
                 hint=f"{self.backend!r} has no way to learn from trials it did not run.")
         self._warm = [] if warm_start is None else warm_start_records(warm_start, self.space)
+        self._liveness = Liveness.checked(heartbeat_interval, grace_period, retry_failed)
+        self._retries: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (params, info) of lost trials to re-ask
         if storage is not None:
             self._open(storage, name, bool(resume))
         elif resume:
@@ -218,18 +228,31 @@ class Study:
                 if change:
                     raise InvalidRunError(f"cannot resume study {name!r}: its space changed: {change}")
                 store.use_space(stored.id, self.space)  # decode into this space's very objects
-                store.fail_orphans(stored.id)  # trials of this host whose process died: failed, not running
+                # trials of this host whose process died: failed, not running (and re-asked with retry_failed)
+                lost = store.fail_orphans(stored.id)
         except BaseException:
             store.close()
             raise
         self.name, self._store, self._stored = name, store, stored
+        if not created:
+            self._retry(lost)
+        self._liveness.start(store, stored.id, lambda: list(self._pending))
         self._sync()
+
+    def _retry(self, lost: list[TrialRecord]) -> None:
+        """Queue the params of trials this process found lost for a new try, within ``retry_failed``."""
+        for record in lost:
+            attempt = int(record.info.get("attempt", 0))
+            if record.params and attempt < self._liveness.retry_failed:
+                self._retries.append((dict(record.params), {"retry_of": int(record.info.get("retry_of", record.number)),
+                                                            "attempt": attempt + 1}))
 
     def _sync(self) -> list[TrialRecord]:
         """Take in the trials other sessions and workers finished since the last look (before every ask)."""
         if self._store is None:
             return []
         with self._lock:
+            self._retry(self._liveness.fail_stale(self._store, self._stored.id))
             records, self._cursor = self._store.trials(self._stored.id, after=self._cursor)
             new = [r for r in records if r.number not in self._told and r.number not in self._pending]
             if new:
@@ -250,6 +273,7 @@ class Study:
     def close(self) -> None:
         """Close the store connection (the study's trials are all committed already); asking or telling
         afterwards is an error, so nothing is left uncommitted."""
+        self._liveness.stop()
         if self._store is not None:
             self._store.close()
 
@@ -363,13 +387,24 @@ class Study:
             self._sync()
             started = time.perf_counter()
             with self._framework_calls():
+                suggestions = []
+                while self._retries and len(suggestions) < k:  # lost trials first, at their params
+                    params, info = self._retries.pop(0)
+                    suggestions.append(adapter.ask_at(params))
+                    suggestions[-1].info.update(info)
                 # The framework's own suggestions (its pending mechanism first), repeats of pending points replaced.
-                suggestions = self._distinct.ask(adapter, k, [t.assignment for t in self._pending.values()],
-                                                 lambda: [r.params for r in self._warm + self._records])
+                if len(suggestions) < k:
+                    suggestions += self._distinct.ask(adapter, k - len(suggestions),
+                                                      [t.assignment for t in self._pending.values()]
+                                                      + [x.params for x in suggestions],
+                                                      lambda: [r.params for r in self._warm + self._records])
             ask_s = (time.perf_counter() - started) / max(len(suggestions), 1)
             trials = []
             for suggestion in suggestions:
                 suggestion.number = self._number()
+                if self._store is not None and self._liveness.interval is not None:  # what a lost trial leaves
+                    self._store.describe_running(self._stored.id, suggestion.number, suggestion.params,
+                                                 suggestion.info)
                 trial = Trial(self, suggestion, adapter.hooks(suggestion), ask_s)
                 self._pending[trial.number] = trial
                 trials.append(trial)

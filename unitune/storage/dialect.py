@@ -14,7 +14,13 @@ from typing import Any
 
 from ..exceptions import StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What takes a store of the version before to this one, run once inside one write transaction (which the
+# first process to open an old store takes; the others then find it current).  A store of any older version
+# opens and reads as before.
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["ALTER TABLE unitune_trials ADD COLUMN heartbeat BIGINT"],  # a running trial's last sign of life
+}
 
 # Every table of ours starts with this prefix; {id} is the dialect's auto-numbered primary key.
 SCHEMA = [
@@ -53,6 +59,7 @@ SCHEMA = [
         optimizer_s DOUBLE PRECISION,
         worker TEXT,
         info TEXT,
+        heartbeat BIGINT,
         PRIMARY KEY (study_id, number)
     )""",
     "CREATE INDEX unitune_trials_seq ON unitune_trials (study_id, seq)",
@@ -116,8 +123,19 @@ def create_schema(db: Dialect) -> None:
     db.execute("INSERT INTO unitune_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
 
-def check_version(db: Dialect, where: str) -> None:
-    """Refuse a store written by a newer schema version, or one missing some of our tables."""
+def upgrade(db: Dialect, where: str) -> int:
+    """Bring an older store to ``SCHEMA_VERSION`` (``MIGRATIONS``); call inside a write transaction that
+    serializes the openers (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's schema lock).  Returns the version found."""
+    version = check_version(db, where)
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[target]:
+            db.execute(statement)
+        db.execute("INSERT INTO unitune_schema (version) VALUES (?)", (target,))
+    return version
+
+
+def check_version(db: Dialect, where: str) -> int:
+    """Refuse a store written by a newer schema version, or one missing some of our tables; returns its version."""
     tables = db.tables()
     missing = [t for t in TABLES if t not in tables]
     if "unitune_schema" in missing:
@@ -133,3 +151,4 @@ def check_version(db: Dialect, where: str) -> None:
         )
     if missing:
         raise StorageError(f"{where} is an incomplete unitune store (missing the tables {', '.join(missing)})")
+    return int(version)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..exceptions import StorageError
-from .dialect import TABLES, Dialect, check_version, create_schema
+from .dialect import TABLES, Dialect, create_schema, upgrade
 
 _SCHEMA_LOCK = 0x756E6974  # an arbitrary advisory-lock key ("unit")
 
@@ -50,7 +50,7 @@ class PostgresDialect(Dialect):
                 if not tables & set(TABLES):
                     create_schema(self)
                 else:
-                    check_version(self, where)
+                    upgrade(self, where)  # under the schema lock: one process migrates an old store
         except BaseException:
             self.conn.close()
             raise

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import StorageError
-from .dialect import Dialect, check_version, create_schema
+from .dialect import SCHEMA_VERSION, Dialect, check_version, create_schema, upgrade
 
 SYNCHRONOUS = "NORMAL"  # see the module docstring; benchmarks/store_bench.py measures both
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's write transaction
@@ -127,8 +127,12 @@ class SQLiteDialect(Dialect):
                 f"{self.path} is an SQLite database without unitune's tables (it has {', '.join(sorted(tables))}); "
                 "unitune does not add its tables to another program's database: give a new file"
             )
-        if tables:
-            check_version(self, str(self.path))
+        if tables and check_version(self, str(self.path)) < SCHEMA_VERSION:
+            try:
+                with self.write():  # the first opener migrates; the others wait for it, then find it current
+                    upgrade(self, str(self.path))
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) or StorageError(f"cannot upgrade {self.path}: {exc}") from exc
         try:
             self._with_retry("PRAGMA journal_mode=WAL")
             self.conn.execute(f"PRAGMA synchronous={SYNCHRONOUS}")

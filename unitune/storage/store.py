@@ -30,6 +30,7 @@ from .codec import (
     ParamCodec,
     decode_time,
     dumps_b64,
+    encode_data,
     encode_time,
     loads_b64,
     record_row,
@@ -239,11 +240,50 @@ class Store:
                                 (study_id,)).rowcount != 1:
                 raise StudyNotFoundError(f"no study with id {study_id} in {self.where}")
             (number,) = self._db.fetchone("SELECT next_number - 1 FROM unitune_studies WHERE id = ?", (study_id,))
+            now = encode_time(utcnow())
             self._db.execute(
-                "INSERT INTO unitune_trials (study_id, number, state, started, worker) VALUES (?, ?, 'running', ?, ?)",
-                (study_id, number, encode_time(utcnow()), worker),
+                "INSERT INTO unitune_trials (study_id, number, state, started, worker, heartbeat) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                (study_id, number, now, worker, now),
             )
         return int(number)
+
+    def describe_running(self, study_id: int, number: int, params: dict[str, Any], info: dict[str, Any]) -> None:
+        """Record a reserved trial's params (and info) on its running row, so a worker that dies leaves them."""
+        with self._lock:
+            codec = self._codec(study_id, None)
+            with self._db.write():
+                self._db.execute("UPDATE unitune_trials SET params = ?, info = ? WHERE study_id = ? AND number = ? "
+                                 "AND state = 'running'", (codec.encode(params), encode_data(dict(info)),
+                                                           study_id, number))
+
+    def beat(self, study_id: int, numbers: list[int]) -> None:
+        """The heartbeat of this process's running trials ``numbers``: they are alive now."""
+        if not numbers:
+            return
+        with self._lock, self._db.write():
+            self._db.execute(f"UPDATE unitune_trials SET heartbeat = ? WHERE study_id = ? AND state = 'running' "
+                             f"AND number IN ({', '.join('?' * len(numbers))})",
+                             (encode_time(utcnow()), study_id, *numbers))
+
+    def fail_stale(self, study_id: int, grace_s: float) -> list[TrialRecord]:
+        """Running trials whose heartbeat is older than ``grace_s`` seconds (their worker died, on any machine)
+        become ``failed`` with ``WorkerLost``; returns the records this call failed (params kept)."""
+        now = utcnow()
+        limit = encode_time(now) - int(grace_s * 1_000_000)
+        with self._lock:
+            rows = self._db.fetchall("SELECT number, worker, heartbeat FROM unitune_trials WHERE study_id = ? AND "
+                                     "state = 'running' AND heartbeat IS NOT NULL AND heartbeat < ?",
+                                     (study_id, limit))
+        lost = []
+        for number, worker, beat in rows:
+            silent = (encode_time(now) - int(beat)) / 1_000_000
+            error = (f"WorkerLost: the worker {worker} running this trial sent no heartbeat for {silent:.1f} s "
+                     f"(grace period {grace_s:g} s); it is presumed dead")
+            record = self._fail_running(study_id, int(number), error, stale_before=limit)
+            if record is not None:
+                lost.append(record)
+        return lost
 
     def finish_trial(self, study_id: int, record: TrialRecord) -> None:
         """Write the finished trial (its running row becomes final; inserted when there is none);
@@ -301,40 +341,46 @@ class Store:
                                      (study_id,))
         return int(n)
 
-    def fail_orphans(self, study_id: int) -> int:
+    def fail_orphans(self, study_id: int) -> list[TrialRecord]:
         """Running trials of a worker on this host whose process is gone become ``failed``
-        (``ORPHAN_ERROR``); returns how many.  Trials of other hosts are left alone."""
+        (``ORPHAN_ERROR``); returns their records.  Trials of other hosts are left alone (heartbeats)."""
         host = socket.gethostname()
         lost = []
         for number, worker in self.running_trials(study_id):
             where = _parse_worker(worker)
             if where is not None and where[0] == host and not _pid_alive(where[1]):
-                lost.append((number, worker))
-        n = 0
-        for number, worker in lost:
-            with self._lock:
-                try:
-                    with self._db.write():
-                        # the study's row first: its lock makes a second fail_orphans (or a finish) wait for us
-                        now = encode_time(utcnow())
-                        self._db.execute("UPDATE unitune_studies SET next_seq = next_seq + 1, updated = ? WHERE id = ?",
-                                         (now, study_id))
-                        row = self._db.fetchone("SELECT started FROM unitune_trials WHERE study_id = ? AND number = ? "
-                                                "AND state = 'running'", (study_id, number))
-                        if row is None:
-                            raise _AlreadyFinished
-                        (seq,) = self._db.fetchone("SELECT next_seq FROM unitune_studies WHERE id = ?", (study_id,))
-                        record = TrialRecord(number=number, state="failed", value=math.nan, params={},
-                                             started=decode_time(row[0]), finished=utcnow(), error=ORPHAN_ERROR,
-                                             worker=worker)
-                        assignments = ", ".join(f"{c} = ?" for c in TRIAL_COLUMNS)
-                        self._db.execute(
-                            f"UPDATE unitune_trials SET seq = ?, {assignments} WHERE study_id = ? AND number = ?",
-                            (seq, *record_row(record, self._codec(study_id, None)), study_id, number))
-                except _AlreadyFinished:  # finished (or failed by another process) meanwhile: rolled back
-                    continue
-                n += 1
-        return n
+                record = self._fail_running(study_id, number, ORPHAN_ERROR)
+                if record is not None:
+                    lost.append(record)
+        return lost
+
+    def _fail_running(self, study_id: int, number: int, error: str, stale_before: int | None = None
+                      ) -> TrialRecord | None:
+        """Make running trial ``number`` failed with ``error`` (its params and info kept); None when it finished
+        meanwhile (or, with ``stale_before``, beat again since), or another process failed it first."""
+        with self._lock:
+            codec = self._codec(study_id, None)
+            try:
+                with self._db.write():
+                    # the study's row first: its lock makes a second fail (or a finish) wait for us
+                    now = utcnow()
+                    self._db.execute("UPDATE unitune_studies SET next_seq = next_seq + 1, updated = ? WHERE id = ?",
+                                     (encode_time(now), study_id))
+                    row = self._db.fetchone(f"{_SELECT_TRIALS} WHERE study_id = ? AND number = ? AND state = 'running'"
+                                            + ("" if stale_before is None else " AND heartbeat < ?"),
+                                            (study_id, number) if stale_before is None
+                                            else (study_id, number, stale_before))
+                    if row is None:
+                        raise _AlreadyFinished
+                    (seq,) = self._db.fetchone("SELECT next_seq FROM unitune_studies WHERE id = ?", (study_id,))
+                    record = rows_records([(number, "failed", *row[2:])], codec)[0]
+                    record.state, record.value, record.finished, record.error = "failed", math.nan, now, error
+                    assignments = ", ".join(f"{c} = ?" for c in TRIAL_COLUMNS)
+                    self._db.execute(f"UPDATE unitune_trials SET seq = ?, {assignments} WHERE study_id = ? "
+                                     "AND number = ?", (seq, *record_row(record, codec), study_id, number))
+            except _AlreadyFinished:  # finished (or failed by another process) meanwhile: rolled back
+                return None
+        return record
 
     # -- overview -----------------------------------------------------------------------------------
     def studies(self) -> list[dict[str, Any]]:
