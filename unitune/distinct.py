@@ -38,6 +38,12 @@ MAX_ENUMERATED = 50_000  # finite spaces up to this size are searched for the ne
 RANDOM_DRAWS = 200  # random candidates tried in a space too large (or conditional) to enumerate
 
 Key = tuple[Any, ...]
+ALL_PENDING = "repeats a pending point: every point of the space is pending"
+
+
+def reasked_note(attempt: int) -> str:
+    """``info["distinct"]`` of a trial the framework proposed again ``attempt`` times."""
+    return f"re-asked {attempt}x: the framework repeated a pending point"
 
 
 def _coordinate(param: Param, value: Any) -> Any:
@@ -93,21 +99,26 @@ class Distinct:
                 return None
             suggestion = again
             if point_key(self.space, suggestion.params) not in taken:
-                suggestion.info["distinct"] = f"re-asked {attempt}x: the framework repeated a pending point"
+                suggestion.info["distinct"] = reasked_note(attempt)
                 return suggestion
-        point = self._free_point(repeated, taken, {point_key(self.space, a) for a in evaluated()})
+        point = self.free_point(repeated, taken, {point_key(self.space, a) for a in evaluated()})
         if point is None:
-            suggestion.info["distinct"] = "repeats a pending point: every point of the space is pending"
+            suggestion.info["distinct"] = ALL_PENDING
             return suggestion
         adapter.discard(suggestion)
         chosen = adapter.ask_at(point)
-        chosen.info["distinct"] = (f"the framework repeated a pending point {REASKS + 1}x; unitune chose the "
-                                   "nearest free point" if self._grids is not None else
-                                   f"the framework repeated a pending point {REASKS + 1}x; unitune drew a "
-                                   "random free point")
+        chosen.info["distinct"] = self.chosen_note
         return chosen
 
-    def _free_point(self, near: Mapping[str, Any], taken: set[Key], evaluated: set[Key]) -> dict[str, Any] | None:
+    @property
+    def chosen_note(self) -> str:
+        """``info["distinct"]`` of a trial at a point unitune chose."""
+        how = "chose the nearest free point" if self._grids is not None else "drew a random free point"
+        return f"the framework repeated a pending point {REASKS + 1}x; unitune {how}"
+
+    def free_point(self, near: Mapping[str, Any], taken: set[Key], evaluated: set[Key]) -> dict[str, Any] | None:
+        """A point not in ``taken`` (unevaluated ones first): the nearest to ``near`` in a finite flat space,
+        else a random one; ``None`` when every point is taken."""
         if self._grids is None:
             return self._random_point(taken, evaluated)
         params, origin = self.space.params, [_coordinate(p, near[p.path]) for p in self.space.params]

@@ -24,6 +24,7 @@ INTS = {"n_neighbors": ut.integer(1, 25), "p": ut.integer(1, 4)}
 CATS = {"kernel": ut.choice(["rbf", "linear", "poly"]), "scale": ut.choice([None, True, 1, "auto"]),
         "shrink": ut.choice([False, True])}
 SPACES = {"ints": INTS, "cats": CATS}
+TINY = {"kernel": ut.choice(["rbf", "linear", "poly"]), "shrink": ut.choice([False, True])}  # 6 points
 
 # Model-based algorithms start modelling early so most batches are the model's; the GP costs ~0.4 s a trial.
 OPTIONS = {("optuna", "tpe"): {"n_startup_trials": 4}, ("optuna", "gp"): {"n_startup_trials": 4},
@@ -137,6 +138,11 @@ def sleepy(p: dict[str, Any]) -> float:
     return smooth(p)
 
 
+def slow(p: dict[str, Any]) -> float:
+    time.sleep(0.25)  # Ray's trials live for a while: an actor starts, results travel back
+    return smooth(p)
+
+
 @pytest.mark.parametrize(("backend", "algorithm"), list(algorithms()))
 def test_no_two_concurrent_trials_of_a_parallel_run_share_their_params(backend, algorithm):
     n_trials = 10 if (backend, algorithm) == ("skopt", "gp") else 24
@@ -148,15 +154,39 @@ def test_no_two_concurrent_trials_of_a_parallel_run_share_their_params(backend, 
 
 @pytest.mark.parametrize(("backend", "algorithm"), list(algorithms(loop=True)))
 def test_a_loop_backend_runs_no_two_concurrent_trials_at_the_same_params(backend, algorithm):
-    """Ray Tune has no ask/tell: its grid is distinct points; its random search is Ray's own draws, a known gap."""
-    result = ut.minimize(sleepy, CATS, backend=backend, algorithm=algorithm, seed=0, n_trials=12, n_jobs=2)
+    """Ray Tune has no ask/tell: its grid is distinct points; its random search redraws a live point."""
+    space = CATS if algorithm == "grid" else TINY
+    result = ut.minimize(slow, space, backend=backend, algorithm=algorithm, seed=0, n_trials=12, n_jobs=2)
     keys = [key(r.params) for r in result.records]
     assert len(keys) == 12
     if algorithm == "grid":
         assert len(set(keys)) == 12  # every trial its own grid point, concurrent or not
         return
-    # BasicVariantGenerator draws every trial's config independently before it starts: seed 0 repeats points
-    # (2 of 12 here), and two such trials may run at once; unitune does not redraw Ray's configs.
-    assert len(set(keys)) < 12
-    pytest.xfail("Ray Tune's random search samples each trial independently (no pending trials to avoid): "
-                 "concurrent trials may share params; an ask/tell backend with n_jobs keeps them distinct")
+    # Ray's own seed-0 draws here run trials 2&3, 5&6 and 8&9 at the same point at once: unitune redraws.
+    assert not overlapping_repeats(result.records)
+    assert any("distinct" in r.info for r in result.records)
+
+
+@pytest.mark.ray
+def test_ray_random_search_is_rays_own_sequence_one_at_a_time(tmp_path):
+    """With one trial live at a time nothing is redrawn: the params are BasicVariantGenerator's, in order."""
+    from ray import tune
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    result = ut.minimize(sleepy, CATS, backend="ray", seed=0, n_trials=12)
+    codec = _ray_codec(CATS)
+    tune.register_trainable("unitune_native_draws", lambda config: None)
+    native = BasicVariantGenerator(random_state=0)
+    native.add_configurations({"e": {"run": "unitune_native_draws", "config": codec.domains(tune), "num_samples": 12,
+                                      "storage_path": str(tmp_path)}})
+    expected = [codec.decode(native.next_trial().config) for _ in range(12)]
+    assert [r.params for r in sorted(result.records, key=lambda r: r.number)] == expected
+    assert len({key(p) for p in expected}) < 12  # the native draws do repeat: the redraw above was needed
+    assert not any("distinct" in r.info for r in result.records)
+
+
+def _ray_codec(space):
+    from unitune.backends.ray import _Codec
+    from unitune.space import as_space
+
+    return _Codec(as_space(space))

@@ -3,7 +3,8 @@
 How a run maps onto Ray Tune:
 
 * Every parameter (the union of all branches of a conditional space) is one entry of Ray's
-  ``param_space``, keyed by its path, sampled by ``BasicVariantGenerator(random_state=seed)``.
+  ``param_space``, keyed by its path, sampled by ``BasicVariantGenerator(random_state=seed)``
+  (subclassed so that trials live at once never share a point: ``ray_variants``).
   Ray samples entries independently, so flattening a conditional space loses nothing for random
   search; inactive entries are dropped before the objective is called.  Ray's ``randint``
   excludes its upper bound and ``quniform`` rounds in binary floating point, so ints, stepped
@@ -37,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from ..exceptions import InvalidRunError, ObjectiveReturnError, TrialTimeout, UnsupportedFeatureError
@@ -45,7 +46,8 @@ from ..execution import INTERRUPTED_ERROR, TIMED_OUT_MESSAGE, TrialRunner
 from ..records import TrialRecord, format_error, utcnow
 from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
 from .base import Budget, LoopBackend, RunSpec, RunState, Translation
-from .codec import Codec, NativeCall, clamp, grid_index, rounded
+from .codec import Codec, NativeCall, clamp, grid_index, index_of, rounded
+from .ray_variants import DISTINCT_KEY, distinct_variants
 
 METRIC = "unitune_objective"
 _GRID_KEY = "unitune_grid_point"
@@ -165,12 +167,11 @@ class RayBackend(LoopBackend):
             param_space: dict[str, Any] = {_GRID_KEY: tune.grid_search(list(range(len(grid))))}
             search_alg, num_samples = None, 1
         else:
-            from ray.tune.search.basic_variant import BasicVariantGenerator
-
             param_space = self._codec.domains(tune)
             # Tune ignores max_concurrent_trials for a generator passed in: the limit goes here.
             seed = spec.seed if spec.seed is None or not done else (spec.seed + done) % 2**32
-            search_alg = BasicVariantGenerator(random_state=seed, max_concurrent=max_live)
+            search_alg = distinct_variants(self.space, self._codec.decode, self._codec.encode,
+                                           [r.params for r in self.history], seed, max_concurrent=max_live)
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
         with _start_lock:  # Tune's trainable registry is not thread-safe: register ours, then name it
@@ -244,6 +245,10 @@ class _Codec:
             return values
         return {p.path: values[p.path] for p in self.space.active_params(values)}  # drop inactive branches
 
+    def encode(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """unitune's flat params -> the Ray config entries that decode to them (absent ones Ray samples)."""
+        return {path: self.codecs[path].encode(value) for path, value in params.items()}
+
 
 def _codec(param: Param) -> Codec:
     """How one parameter becomes a Ray Tune domain, and how a sampled value decodes.
@@ -265,12 +270,12 @@ def _codec(param: Param) -> Codec:
         n = dim.n_steps + 1
         note = ("the grid index k; unitune returns low + k*step (decimal-clean)" if isinstance(dim, Uniform) else
                 "an index: tune.randint excludes its upper bound; unitune returns low + k*step, both ends included")
-        return Codec(NativeCall("tune.randint", (0, n)), grid_index(dim.at, n - 1), note)
+        return Codec(NativeCall("tune.randint", (0, n)), grid_index(dim.at, n - 1), note, encode=index_of(dim))
     kind = "branch label" if isinstance(dim, Conditional) else "option"
     n = len(dim.options)
     # the user's own object (None, tuples, bools)
     return Codec(NativeCall("tune.randint", (0, n)), grid_index(dim.options.__getitem__, n - 1),
-                 f"the {kind} index; unitune returns the {kind} itself")
+                 f"the {kind} index; unitune returns the {kind} itself", encode=index_of(dim))
 
 
 def _grid_points(space: Space, n_trials: int | None) -> list[dict[str, Any]]:
@@ -310,6 +315,8 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
             tune.report({METRIC: _told(math.nan, minimizing), "unitune_fatal": str(exc)})
             return
         record.info.update(hooks.info)
+        if DISTINCT_KEY in config:  # the generator redrew or chose this trial's point (ray_variants)
+            record.info["distinct"] = config[DISTINCT_KEY]
         # Records travel on their own queue: a stopped trial may not report to Tune any more.
         records.put((run_id, tune.get_context().get_trial_id(), _encode(record)))
         if hooks.stopped:
