@@ -28,6 +28,7 @@ from .registry import backends  # bound now: the subpackage unitune.backends mus
 from .space import Space, choice, integer, loguniform, uniform
 
 if TYPE_CHECKING:
+    from .callbacks import NoImprovement, StopRule, TargetReached, WallTime
     from .compare import compare
     from .explain import explain
     from .parallel import RayTasks
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
 # every Ray worker process that unpickles an objective.
 _LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
          "maximize": ".run", "minimize": ".run", "Study": ".study", "Trial": ".study",
-         "load": ".storage", "studies": ".storage", "RayTasks": ".parallel"}
+         "load": ".storage", "studies": ".storage", "RayTasks": ".parallel",
+         "StopRule": ".callbacks", "TargetReached": ".callbacks", "NoImprovement": ".callbacks",
+         "WallTime": ".callbacks"}
 
 
 def __getattr__(name: str) -> Any:
@@ -59,14 +62,17 @@ __all__ = [
     "InvalidRunError",
     "InvalidSpaceError",
     "InvalidTellError",
+    "NoImprovement",
     "ObjectiveReturnError",
     "RayTasks",
     "Result",
     "Space",
+    "StopRule",
     "StorageError",
     "Study",
     "StudyExistsError",
     "StudyNotFoundError",
+    "TargetReached",
     "Trial",
     "TrialPruned",
     "TrialTimeout",
@@ -75,6 +81,7 @@ __all__ = [
     "UnknownBackendError",
     "UnknownOptionError",
     "UnsupportedFeatureError",
+    "WallTime",
     "backends",
     "checkpoint",
     "choice",

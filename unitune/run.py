@@ -22,7 +22,8 @@ def minimize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[
     **settings).optimize(objective, **limits)``: the limits are ``Study.optimize``'s arguments
     (``n_trials``, ``timeout``, ``n_jobs``, ``progress``), the settings ``Study``'s (``algorithm``,
     ``seed``, ``metric``, ``scheduler``, ``scheduler_options``, ``strict``, ``verbose``, ``storage_path``)
-    plus the algorithm's own options.  See ``help(ut.Study)`` and ``help(ut.Study.optimize)``.
+    plus the algorithm's own options, and ``enqueue=[point, ...]``: known points evaluated first
+    (``Study.enqueue``).  See ``help(ut.Study)`` and ``help(ut.Study.optimize)``.
 
     Ctrl-C stops the run and returns the finished trials with ``result.interrupted == True``.
     """
@@ -38,9 +39,17 @@ def maximize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[
 def _optimize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[str, Any], backend: str,
               direction: str, kwargs: dict[str, Any]) -> Result:
     limits = {k: kwargs.pop(k) for k in _OPTIMIZE_ARGUMENTS & kwargs.keys()}
+    points = kwargs.pop("enqueue", None)
     if not callable(objective):  # before the study is built, as minimize always did
         from .exceptions import InvalidRunError
 
         raise InvalidRunError(f"objective must be callable, got {type(objective).__name__}")
     study = Study(space, backend=backend, direction=direction, **kwargs)  # type: ignore[arg-type]
+    if points is not None:
+        if isinstance(points, Mapping) or not isinstance(points, (list, tuple)):
+            from .exceptions import InvalidRunError
+
+            raise InvalidRunError(f"enqueue= takes a list of points (dicts of params), got {type(points).__name__}")
+        for point in points:
+            study.enqueue(point)
     return study.optimize(objective, **limits)

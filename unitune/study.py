@@ -13,7 +13,7 @@ import math
 import numbers
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from .backends.base import RUN_LIMITS, AskTellBackend, Backend, Budget, LoopBackend, RunSpec, RunState, Suggestion
@@ -26,7 +26,7 @@ from .liveness import Liveness
 from .parallel.share import environment
 from .progress import ProgressBar
 from .records import TrialRecord, format_error, utcnow
-from .registry import get_backend, supporting
+from .registry import get_backend, installed_names, supporting
 from .results import Result
 from .space import Space, as_space
 from .threads import limited_for
@@ -107,6 +107,18 @@ def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, 
         known["seed"] = int(seed)
     return RunSpec(space=space, direction=direction,  # type: ignore[arg-type]
                    scheduler_options=dict(scheduler_options), options=options, **known)
+
+
+def _checked_callbacks(callbacks: Any) -> list[Callable[[Study, TrialRecord], Any]]:
+    if callbacks is None:
+        return []
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise InvalidRunError(f"callbacks must be a list of callables f(study, record), got {callbacks!r}")
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not callable(callback):
+            raise InvalidRunError(f"callbacks: {callback!r} is not callable (a callback is f(study, record))")
+    return callbacks
 
 
 def _check_run_limits(objective: Any, n_trials: Any, timeout: Any, n_jobs: Any) -> None:
@@ -193,6 +205,10 @@ class Study:
         self._warm = [] if warm_start is None else warm_start_records(warm_start, self.space)
         self._liveness = Liveness.checked(heartbeat_interval, grace_period, retry_failed)
         self._retries: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (params, info) of lost trials to re-ask
+        self._enqueued: list[dict[str, Any]] = []  # Study.enqueue's points (flat), handed out before the algorithm's
+        self._callbacks: list[Callable[[Study, TrialRecord], Any]] = []  # this optimize call's callbacks
+        self._stop_requested: str | None = None  # why Study.stop() was called during this optimize call
+        self._callback_error: Exception | None = None
         if storage is not None:
             self._open(storage, name, bool(resume))
         elif resume:
@@ -323,6 +339,45 @@ class Study:
         return (f"Study(backend={self.backend!r}, algorithm={self.algorithm!r}, direction={self.direction!r}, "
                 f"trials={len(self._records)}, pending={len(self._pending)})")
 
+    # -- known points and stopping --------------------------------------------------------------------------
+    def enqueue(self, params: Mapping[str, Any]) -> None:
+        """Evaluate ``params`` before the algorithm's own suggestions (Optuna's ``enqueue_trial``).
+
+        The point is given like the params the objective receives, or flat by path; it goes to the
+        framework through its own path for a chosen point, so model-based algorithms learn from it.
+        Values outside the space, unknown or inactive parameters are refused here; a partial point is
+        taken where the framework samples the rest (Optuna, Ray Tune), refused elsewhere naming the
+        missing parameters.  Points are handed out in order by this process (``info["enqueued"]``).
+        """
+        from .enqueue import known_point
+
+        self.backend_class.check_enqueue(self.spec)
+        partial = [name for name in installed_names() if getattr(get_backend(name), "partial_points", False)]
+        point = known_point(self.space, params, self.backend_class, partial)
+        with self._lock:
+            self._enqueued.append(point)
+
+    def stop(self, reason: str = "stopped: study.stop()") -> None:
+        """End the running ``optimize`` call cleanly: no new trial starts, running trials finish and are kept.
+
+        Meant for callbacks (and other threads); ``result.stop_reason`` is ``reason``.
+        """
+        with self._lock:
+            if self._stop_requested is None:
+                self._stop_requested = reason
+
+    def _after_trial(self, record: TrialRecord) -> None:
+        """Run this optimize call's callbacks on a finished (and kept) trial; one that raises stops the run and
+        its exception is raised by ``optimize`` once the running trials are done."""
+        for callback in self._callbacks:
+            if self._callback_error is not None:
+                return
+            try:
+                callback(self, record)
+            except Exception as exc:  # re-raised by optimize once the running trials are done
+                self._callback_error = exc
+                self.stop(f"callback error: {type(exc).__name__}: {exc}")
+
     # -- ask / tell ----------------------------------------------------------------------------------------
     _distinct: Distinct | None = None  # built on the first ask: keeps pending suggestions distinct points
 
@@ -392,6 +447,9 @@ class Study:
                     params, info = self._retries.pop(0)
                     suggestions.append(adapter.ask_at(params))
                     suggestions[-1].info.update(info)
+                while self._enqueued and len(suggestions) < k:  # then the known points, in order
+                    suggestions.append(adapter.ask_at(self._enqueued.pop(0)))
+                    suggestions[-1].info["enqueued"] = True
                 # The framework's own suggestions (its pending mechanism first), repeats of pending points replaced.
                 if len(suggestions) < k:
                     suggestions += self._distinct.ask(adapter, k - len(suggestions),
@@ -476,11 +534,14 @@ class Study:
         self._told.add(record.number)
         if self._store is not None:
             self._store.finish_trial(self._stored.id, record)
+        if self._callbacks:
+            self._after_trial(record)
 
     # -- the loop --------------------------------------------------------------------------------------
     def optimize(self, objective: Callable[[dict[str, Any]], Any], n_trials: int | None = None,
                  timeout: float | None = None, *, n_jobs: int = 1, executor: Any = None,
                  threads_per_trial: int | str | None = "auto", devices: Any = None,
+                 callbacks: Sequence[Callable[[Study, TrialRecord], Any]] | None = None,
                  progress: bool = False) -> Result:
         """Run ``objective`` on new trials until ``n_trials`` have finished or ``timeout`` seconds passed.
 
@@ -500,9 +561,17 @@ class Study:
         running trial its own GPU(s) as ``CUDA_VISIBLE_DEVICES``: ``"visible"`` (one per id already in
         it), ``[0, 1]`` or ``[[0, 1], [2, 3]]`` (the sequential loop and the process executor).
 
+        ``callbacks`` are called as ``callback(study, record)`` in this process after each trial is finished
+        and kept (any executor, Ray Tune too), in order.  A callback may call ``study.stop()`` to end the
+        run after the running trials; ``unitune.callbacks`` has ready-made stop rules (``TargetReached``,
+        ``NoImprovement``, ``WallTime``) and ``unitune.integrations.mlflow`` logs to a tracking server.  A
+        callback that raises ends the run the same way and ``optimize`` raises its exception, with every
+        finished trial kept (in the store, and in the exception's ``.result``).
+
         Returns every trial of the study so far (earlier ``optimize`` calls and told trials included).
         """
         _check_run_limits(objective, n_trials, timeout, n_jobs)
+        callbacks = _checked_callbacks(callbacks)
         spec = self._run_spec(n_trials=None if n_trials is None else int(n_trials),
                               timeout=None if timeout is None else float(timeout), n_jobs=int(n_jobs),
                               progress=progress)
@@ -519,6 +588,11 @@ class Study:
         bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
                           direction=self.direction)
         kept = self._counted_from = len(self._records) if self._store is None else 0
+        self._stop_requested, self._callback_error, self._callbacks = None, None, callbacks
+        for callback in callbacks:
+            start = getattr(callback, "on_run_start", None)
+            if callable(start):
+                start(self)
         around = self.backend_class.around_run(self.spec)
         around.__enter__()
         try:
@@ -549,7 +623,15 @@ class Study:
         finally:
             around.__exit__(None, None, None)
             bar.close()
+            self._callbacks = []
+        if self._stop_requested is not None and not state.interrupted:
+            state.stop_reason = self._stop_requested
         self._end(state)
+        error, self._callback_error = self._callback_error, None
+        if error is not None:
+            with contextlib.suppress(AttributeError, TypeError):
+                error.result = self.result  # type: ignore[attr-defined]
+            raise error
         return self.result
 
     def _done(self) -> int:
@@ -565,7 +647,7 @@ class Study:
         self._ensure_adapter(budget.n_trials)
         while True:
             self._sync()
-            reason = budget.stop_reason(self._done())
+            reason = self._stop_requested or budget.stop_reason(self._done())
             if reason:
                 state.stop_reason = reason
                 return
@@ -602,6 +684,8 @@ class Study:
         adapter = self.backend_class(spec)
         assert isinstance(adapter, LoopBackend)
         adapter.history = list(self._records)
+        adapter.known_points, self._enqueued = self._enqueued, []
+        adapter.stop_requested = lambda: self._stop_requested is not None
         offset = self._next_number
         kept: set[int] = set()  # ids of records committed while the framework ran
 
@@ -610,7 +694,7 @@ class Study:
             self._keep(record)
             kept.add(id(record))
 
-        if self._store is not None:
+        if self._store is not None or self._callbacks:  # committed (and called back) as Ray ends each trial
             adapter.on_finished = commit
         try:
             for record in adapter.run(runner, budget, state):

@@ -141,6 +141,7 @@ class Backend(ABC):
     schedulers: ClassVar[dict[str, str]] = {}  # scheduler name -> one-line description
     features: ClassVar[frozenset[str]] = frozenset({"conditional", "maximize"})
     seeded_algorithms: ClassVar[frozenset[str]] = frozenset()  # algorithms whose sequence a seed fixes
+    partial_points: ClassVar[bool] = False  # Study.enqueue: the framework samples what a known point leaves out
 
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
@@ -150,6 +151,11 @@ class Backend(ABC):
     @classmethod
     def check(cls, spec: RunSpec) -> None:
         """Backend-specific checks beyond the capability data; raise an ``UnituneError`` subclass."""
+        return None
+
+    @classmethod
+    def check_enqueue(cls, spec: RunSpec) -> None:
+        """Refuse known points (``Study.enqueue``) where the algorithm cannot take them; all can by default."""
         return None
 
     @classmethod
@@ -196,6 +202,9 @@ class LoopBackend(Backend):
     """
 
     history: list[TrialRecord] = []  # noqa: RUF012 - replaced per instance by the study
+    known_points: list[dict[str, Any]] = []  # noqa: RUF012 - Study.enqueue's points (flat), to run first
+    # Set by the study: True once ``Study.stop()`` was called; the framework starts no new trial after it.
+    stop_requested: Callable[[], bool] = staticmethod(lambda: False)
     # Set by a stored study: called with each trial's record as soon as the framework has ended it, so it is
     # committed then (records handed over this way are yielded by ``run`` again at the end, marked kept).
     on_finished: Callable[[TrialRecord], None] | None = None

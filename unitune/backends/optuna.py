@@ -90,6 +90,7 @@ class OptunaBackend(AskTellBackend):
     features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
     native_pruning = True
     seeded_algorithms = frozenset(_SAMPLERS)
+    partial_points = True  # enqueue_trial with some params: the sampler draws the others
 
     # -- checks and translation ----------------------------------------------------------------------
     @classmethod

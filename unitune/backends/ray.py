@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -47,7 +48,7 @@ from ..records import TrialRecord, format_error, utcnow
 from ..space import Conditional, Integer, LogUniform, Param, Space, Uniform
 from .base import Budget, LoopBackend, RunSpec, RunState, Translation
 from .codec import Codec, NativeCall, clamp, grid_index, index_of, rounded
-from .ray_variants import DISTINCT_KEY, distinct_variants
+from .ray_variants import INFO_KEY, distinct_variants
 
 METRIC = "unitune_objective"
 _GRID_KEY = "unitune_grid_point"
@@ -82,6 +83,14 @@ class RayBackend(LoopBackend):
     }
     features = frozenset({"conditional", "maximize", "pruning", "checkpoint", "n_jobs"})
     seeded_algorithms = frozenset({"random", "grid"})
+    partial_points = True  # points_to_evaluate: Ray samples the entries a point leaves out
+
+    @classmethod
+    def check_enqueue(cls, spec: RunSpec) -> None:
+        if spec.algorithm == "grid":
+            raise UnsupportedFeatureError(cls.name, "known points (enqueue) with algorithm='grid'",
+                                          hint="Ray's grid runs its points in order: use algorithm='random', or "
+                                               "an ask/tell backend's grid.")
 
     # -- checks and translation ----------------------------------------------------------------------
     @classmethod
@@ -155,6 +164,8 @@ class RayBackend(LoopBackend):
         collector.source = lambda: _records_of(run_id, queue)
         if self.on_finished is not None:  # not on the collector: Tune pickles its callbacks
             _sinks[run_id] = self.on_finished
+        _stops[run_id] = self.stop_requested
+        stopped = functools.partial(_stop_requested, run_id)
         trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue)
         # n_jobs caps the trials that exist at once (one actor, no spare actor starting), except under
         # schedulers that pause trials: hyperband waits for a bracket, PBT for a population, so there every
@@ -163,15 +174,20 @@ class RayBackend(LoopBackend):
         if pausing:
             trainable = tune.with_resources(trainable, {"cpu": _cpus_per_trial(spec.n_jobs)})
         max_live = 0 if pausing else spec.n_jobs
+        # Ray's own generator, subclassed (ray_variants): live trials distinct, known points first, stop().
         if grid is not None:
             param_space: dict[str, Any] = {_GRID_KEY: tune.grid_search(list(range(len(grid))))}
-            search_alg, num_samples = None, 1
+            search_alg = distinct_variants(self.space, lambda config: grid[config[_GRID_KEY]], self._codec.encode,
+                                           [], None, stopped, max_concurrent=max_live)
+            num_samples = 1
         else:
             param_space = self._codec.domains(tune)
             # Tune ignores max_concurrent_trials for a generator passed in: the limit goes here.
             seed = spec.seed if spec.seed is None or not done else (spec.seed + done) % 2**32
             search_alg = distinct_variants(self.space, self._codec.decode, self._codec.encode,
-                                           [r.params for r in self.history], seed, max_concurrent=max_live)
+                                           [r.params for r in self.history], seed, stopped,
+                                           max_concurrent=max_live,
+                                           points_to_evaluate=[self._codec.encode(p) for p in self.known_points])
             num_samples = spec.n_trials if spec.n_trials is not None else 10**9
         time_budget = None if budget.deadline is None else max(budget.deadline - time.monotonic(), 0.001)
         with _start_lock:  # Tune's trainable registry is not thread-safe: register ours, then name it
@@ -182,7 +198,6 @@ class RayBackend(LoopBackend):
             tune_config=tune.TuneConfig(
                 metric=METRIC, mode="min" if self.minimizing else "max", search_alg=search_alg,
                 scheduler=self._scheduler(tune), num_samples=num_samples,
-                max_concurrent_trials=(max_live or None) if search_alg is None else None,
                 reuse_actors=True, time_budget_s=time_budget,
             ),
             run_config=tune.RunConfig(
@@ -199,6 +214,7 @@ class RayBackend(LoopBackend):
                 tuner.fit()
         finally:
             _sinks.pop(run_id, None)
+            _stops.pop(run_id, None)
             if spec.storage_path is None:
                 shutil.rmtree(storage, ignore_errors=True)
         collector.finished.update(_records_of(run_id, queue))
@@ -315,8 +331,7 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
             tune.report({METRIC: _told(math.nan, minimizing), "unitune_fatal": str(exc)})
             return
         record.info.update(hooks.info)
-        if DISTINCT_KEY in config:  # the generator redrew or chose this trial's point (ray_variants)
-            record.info["distinct"] = config[DISTINCT_KEY]
+        record.info.update(config.get(INFO_KEY, {}))  # a known point, a redrawn one (ray_variants)
         # Records travel on their own queue: a stopped trial may not report to Tune any more.
         records.put((run_id, tune.get_context().get_trial_id(), _encode(record)))
         if hooks.stopped:
@@ -337,6 +352,13 @@ _queue: Any = None
 _stash: dict[str, dict[str, str]] = {}  # run id -> {trial id: encoded record} taken off the queue for another run
 _stash_lock = threading.Lock()
 _sinks: dict[str, Callable[[TrialRecord], None]] = {}  # run id -> where a stored study commits each record
+_stops: dict[str, Callable[[], bool]] = {}  # run id -> whether Study.stop() was called
+
+
+def _stop_requested(run_id: str) -> bool:
+    # A module function (with functools.partial), so the generator Tune pickles holds no study.
+    stopped = _stops.get(run_id)
+    return stopped is not None and stopped()
 
 
 def _sink_for(run_id: str) -> Callable[[TrialRecord], None] | None:

@@ -131,6 +131,8 @@ def drive(study: Any, pool: Any, budget: Any, state: Any, bar: Any, n_jobs: int)
                 study._sync()
                 remaining = budget.remaining_trials(study._done() + len(flights))
                 want = free if remaining is None else min(free, remaining)
+                if study._stop_requested is not None:  # Study.stop(): the trials in flight finish, no new one
+                    want = 0
                 for _ in range(want if not exhausted else 0):
                     # One ask per free slot, each seeing the trials in flight as pending (Optuna's running
                     # trials, skopt's liar, a fresh Hyperopt suggestion whose seed differs from the others').
