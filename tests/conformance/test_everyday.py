@@ -104,7 +104,9 @@ def test_callbacks_and_known_points_of_a_parallel_run(backend, executor):
     result = ut.minimize(quadratic, SPACE, backend=backend, seed=0, n_trials=6, n_jobs=2, enqueue=POINTS,
                          callbacks=[lambda study, record: seen.append(record.number)], **kwargs)
     assert len(seen) == 6 and sorted(seen) == sorted(r.number for r in result.records)
-    assert [r.params for r in by_number(result)[:2]] == POINTS
+    first = [r.params for r in by_number(result)[:2]]
+    # Ray Tune called back live numbers its trials as they finish: the two known points, in either order
+    assert first == POINTS if kwargs else sorted(first, key=repr) == sorted(POINTS, key=repr)
 
 
 def test_study_stop_ends_the_run_after_the_running_trials(backend):
