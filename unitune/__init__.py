@@ -13,6 +13,7 @@ from .exceptions import (
     InvalidSpaceError,
     InvalidTellError,
     ObjectiveReturnError,
+    SeveralObjectivesError,
     StorageError,
     StudyExistsError,
     StudyNotFoundError,
@@ -31,16 +32,18 @@ if TYPE_CHECKING:
     from .callbacks import NoImprovement, StopRule, TargetReached, WallTime
     from .compare import compare
     from .explain import explain
+    from .objectives import Objectives
     from .parallel import RayTasks
     from .results import Result
-    from .run import maximize, minimize
+    from .run import maximize, minimize, optimize
     from .storage import load, studies
     from .study import Study, Trial
 
 # pandas is imported only when these are first used: `import unitune` stays light, which matters in
 # every Ray worker process that unpickles an objective.
 _LAZY = {"compare": ".compare", "explain": ".explain", "Result": ".results",
-         "maximize": ".run", "minimize": ".run", "Study": ".study", "Trial": ".study",
+         "maximize": ".run", "minimize": ".run", "optimize": ".run", "Objectives": ".objectives",
+         "Study": ".study", "Trial": ".study",
          "load": ".storage", "studies": ".storage", "RayTasks": ".parallel",
          "StopRule": ".callbacks", "TargetReached": ".callbacks", "NoImprovement": ".callbacks",
          "WallTime": ".callbacks"}
@@ -64,8 +67,10 @@ __all__ = [
     "InvalidTellError",
     "NoImprovement",
     "ObjectiveReturnError",
+    "Objectives",
     "RayTasks",
     "Result",
+    "SeveralObjectivesError",
     "Space",
     "StopRule",
     "StorageError",
@@ -92,6 +97,7 @@ __all__ = [
     "loguniform",
     "maximize",
     "minimize",
+    "optimize",
     "report",
     "restore",
     "studies",

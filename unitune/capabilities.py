@@ -39,6 +39,10 @@ def check_run(cls: type[Backend], spec: RunSpec) -> None:
         wanted.add("conditional")
     if spec.n_jobs > 1:
         wanted.add("n_jobs")
+    if spec.several_objectives:
+        wanted.add("multi_objective")
+    if spec.objectives is not None and spec.objectives.constraints is not None:
+        wanted.add("constraints")
     for feature in sorted(wanted - cls.features):
         raise UnsupportedFeatureError(cls.name, FEATURES[feature], [b for b in supporting(feature) if b != cls.name])
     allowed = cls.option_names(spec.algorithm)

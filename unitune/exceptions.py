@@ -34,6 +34,11 @@ class BackendNotInstalledError(UnituneError, ImportError):
     """The framework behind a backend is not importable; the message names the pip extra."""
 
 
+class SeveralObjectivesError(UnituneError, ValueError):
+    """A single best trial (``result.best``, ``best_value``, ``best_params``) was asked of a study with several
+    objectives: use ``result.best_trials`` (the Pareto set)."""
+
+
 class UnsupportedFeatureError(UnituneError, ValueError):
     """The chosen backend cannot do what the run asks for; the message names who can."""
 

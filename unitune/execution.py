@@ -22,6 +22,7 @@ from typing import Any
 
 from .context import NoHooks, TrialContext, TrialHooks, trial_context
 from .exceptions import ObjectiveReturnError, TrialPruned, TrialTimeout
+from .objectives import Objectives
 from .records import TrialRecord, format_error, utcnow
 from .space import Space
 
@@ -55,6 +56,7 @@ class TrialRunner:
     metric: str | None = None
     deadline: float | None = None  # time.monotonic() value after which a running trial is stopped
     threads: int | None = None  # BLAS/OpenMP threads for the objective (parallel/share.py); None: untouched
+    objectives: Objectives | None = None  # several objectives: how the returned values are read
 
     def run(self, number: int, assignment: Mapping[str, Any], hooks: TrialHooks | None = None) -> TrialRecord:
         """Evaluate the objective on ``assignment`` (flat, active params only).
@@ -74,7 +76,7 @@ class TrialRunner:
                 else:
                     with _alarm_at(self.deadline):
                         returned = self.objective(self.space.build(assignment))
-            interpret(returned, self.metric, record)
+            interpret(returned, self.metric, record, self.objectives)
         except TrialPruned:
             record.state = "pruned"
             record.value = ctx.last_value
@@ -106,12 +108,16 @@ class TrialRunner:
         record.metrics = {**ctx.metrics, **record.metrics}
 
 
-def interpret(returned: Any, metric: str | None, record: TrialRecord) -> None:
-    """Fill ``record`` from what the objective returned (a number, or a dict of metrics with ``metric``).
+def interpret(returned: Any, metric: str | None, record: TrialRecord, objectives: Objectives | None = None) -> None:
+    """Fill ``record`` from what the objective returned (a number, or a dict of metrics with ``metric``;
+    with several objectives, their values: ``Objectives.interpret``).
 
     A complete record needs a real number that is not NaN; anything else leaves it ``failed`` with the
     reason in ``error``.  A dict without ``metric=`` is a usage error: ``ObjectiveReturnError``.
     """
+    if objectives is not None and objectives.several:
+        objectives.interpret(returned, record)
+        return
     metrics: dict[str, Any] = {}
     if isinstance(returned, Mapping):
         if metric is None:

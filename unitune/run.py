@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .results import Result
@@ -34,6 +34,18 @@ def maximize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[
              **kwargs: Any) -> Result:
     """Like ``minimize``, but the objective's value is maximized (the table keeps the values as returned)."""
     return _optimize(objective, space, backend, "maximize", kwargs)
+
+
+def optimize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[str, Any], *, backend: str,
+             direction: str = "minimize", directions: Sequence[str] | None = None, **kwargs: Any) -> Result:
+    """Optimize ``objective`` over ``space`` in ``direction`` — or, with ``directions=["minimize", "maximize"]``
+    (and ``metrics=["error", "latency"]``), several objectives at once: the objective returns a tuple/list in
+    that order or a dict holding every name, ``constraints=`` says which trials are feasible.  The result's
+    table has ``values.<metric>``, ``feasible`` and ``pareto`` columns and ``result.best_trials`` is the Pareto
+    set.  Otherwise exactly ``ut.minimize``/``ut.maximize``."""
+    if directions is not None:
+        kwargs["directions"] = directions
+    return _optimize(objective, space, backend, direction, kwargs)
 
 
 def _optimize(objective: Callable[[dict[str, Any]], Any], space: Space | Mapping[str, Any], backend: str,

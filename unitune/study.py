@@ -14,6 +14,7 @@ import numbers
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from .backends.base import RUN_LIMITS, AskTellBackend, Backend, Budget, LoopBackend, RunSpec, RunState, Suggestion
@@ -23,6 +24,7 @@ from .distinct import Distinct
 from .exceptions import BackendError, InvalidRunError, InvalidTellError, ObjectiveReturnError, UnsupportedFeatureError
 from .execution import RunInterrupted, TrialRunner, interpret, worker_name
 from .liveness import Liveness
+from .objectives import Constraints, Objectives
 from .parallel.share import environment
 from .progress import ProgressBar
 from .records import TrialRecord, format_error, utcnow
@@ -85,7 +87,8 @@ class Trial:
         return f"Trial(number={self.number}, params={self.params!r})"
 
 
-def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any]) -> RunSpec:
+def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, Any],
+          objectives: Objectives | None = None) -> RunSpec:
     """The study's ``RunSpec``: unitune settings by name, every other keyword an algorithm option."""
     names = RunSpec.settings()
     misplaced = sorted((RUN_LIMITS | {"executor", "threads_per_trial", "devices"}) & settings.keys())
@@ -106,7 +109,18 @@ def _spec(cls: type[Backend], space: Space, direction: str, settings: dict[str, 
     if seed is not None:
         known["seed"] = int(seed)
     return RunSpec(space=space, direction=direction,  # type: ignore[arg-type]
-                   scheduler_options=dict(scheduler_options), options=options, **known)
+                   scheduler_options=dict(scheduler_options), options=options, objectives=objectives, **known)
+
+
+def _objectives_key(objectives: Objectives | None) -> tuple[Any, ...]:
+    """What must not change when a stored study is resumed (a constraint function is given again)."""
+    if objectives is None or (not objectives.several and objectives.constraints is None):
+        return ()
+    return objectives.names, objectives.directions
+
+
+def _describe(objectives: Objectives | None) -> str:
+    return "(one objective)" if not _objectives_key(objectives) else objectives.describe()  # type: ignore[union-attr]
 
 
 def _checked_callbacks(callbacks: Any) -> list[Callable[[Study, TrialRecord], Any]]:
@@ -146,6 +160,15 @@ class Study:
             constants and nested dicts, or a ``ut.Space``.
         backend: ``"optuna"``, ``"hyperopt"``, ``"skopt"``, ``"ray"`` or a registered plugin.
         direction: ``"minimize"`` or ``"maximize"``.
+        directions: several objectives, one direction each (``["minimize", "maximize"]``); the objective
+            returns a tuple/list in that order or a dict holding every name of ``metrics``.  The table gets
+            a ``values.<metric>`` column per objective plus ``feasible`` and ``pareto``; ``result.best_trials``
+            is the Pareto set.  Optuna runs them natively; other backends say before the first trial.
+        metrics: the objectives' names (default ``"0"``, ``"1"``, …), as many as ``directions``.
+        constraints: a function of a finished trial's metrics (objective values included) returning numbers
+            that must all be <= 0 for the trial to be feasible (Optuna's ``constraints_func``), or a list of
+            metric names that must be <= 0.  Told to the algorithm where it takes them (Optuna's TPE,
+            NSGA-II/III, GP); a constraint function that raises fails the trial.
         **settings: the study's settings — ``algorithm`` (the backend's default when omitted), ``seed``,
             ``metric`` (the key to optimize when results are dicts), ``scheduler`` and
             ``scheduler_options`` (early stopping for ``report``), ``strict`` (refuse any approximated
@@ -174,7 +197,9 @@ class Study:
     """
 
     def __init__(self, space: Space | Mapping[str, Any], *, backend: str, direction: Direction = "minimize",
-                 storage: Any = None, name: str | None = None, resume: bool = False, warm_start: Any = None,
+                 directions: Sequence[Direction] | None = None, metrics: Sequence[str] | None = None,
+                 constraints: Constraints | None = None, storage: Any = None, name: str | None = None,
+                 resume: bool = False, warm_start: Any = None,
                  heartbeat_interval: float | None = 10.0, grace_period: float | None = None, retry_failed: int = 0,
                  **settings: Any) -> None:
         if not isinstance(backend, str):
@@ -183,7 +208,13 @@ class Study:
             raise InvalidRunError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
         self.space = as_space(space)
         self.backend_class = get_backend(backend)
-        self.spec = _spec(self.backend_class, self.space, direction, settings)
+        objectives = Objectives.checked(directions, metrics, constraints, direction=direction,
+                                        metric=settings.get("metric"))
+        if objectives is not None:
+            direction = objectives.directions[0]  # type: ignore[assignment]
+            if not objectives.several and metrics is not None:
+                settings["metric"] = objectives.names[0]
+        self.spec = _spec(self.backend_class, self.space, direction, settings, objectives)
         check_run(self.backend_class, self.spec)
         self._adapter: Backend | None = None
         self._lock = threading.RLock()
@@ -227,7 +258,8 @@ class Study:
         meta = StudyMeta(backend=self.backend, algorithm=spec.algorithm, direction=spec.direction, seed=spec.seed,
                          metric=spec.metric, space=self.space,
                          options={"options": dict(spec.options), "scheduler": spec.scheduler,
-                                  "scheduler_options": dict(spec.scheduler_options)})
+                                  "scheduler_options": dict(spec.scheduler_options),
+                                  **({} if spec.objectives is None else {"objectives": spec.objectives.stored()})})
         try:
             if resume:
                 stored, created = store.get_or_create_study(name, meta)
@@ -240,6 +272,10 @@ class Study:
                     if was != now:
                         raise InvalidRunError(f"cannot resume study {name!r}: it was created with {what} {was!r}, "
                                               f"this study asks for {what} {now!r}")
+                was = Objectives.from_stored(old.options.get("objectives"))
+                if _objectives_key(was) != _objectives_key(spec.objectives):
+                    raise InvalidRunError(f"cannot resume study {name!r}: it was created with objectives "
+                                          f"{_describe(was)}, this study asks for {_describe(spec.objectives)}")
                 change = describe_space_change(old.space, self.space)
                 if change:
                     raise InvalidRunError(f"cannot resume study {name!r}: its space changed: {change}")
@@ -304,7 +340,19 @@ class Study:
 
     @property
     def direction(self) -> str:
+        """The direction of the (first) objective."""
         return self.spec.direction
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per objective."""
+        objectives = self.spec.objectives
+        return [self.spec.direction] if objectives is None else list(objectives.directions)
+
+    @property
+    def objectives(self) -> Objectives | None:
+        """The study's objectives and constraints (None for one plain objective)."""
+        return self.spec.objectives
 
     @property
     def seed(self) -> int | None:
@@ -322,7 +370,7 @@ class Study:
             return Result(records=list(self._records), space=self.space, backend=self.backend,
                           algorithm=self.algorithm, seed=self.seed, direction=self.direction,
                           metric=self.spec.metric, scheduler=self.spec.scheduler, interrupted=self._interrupted,
-                          stop_reason=self._stop_reason)
+                          stop_reason=self._stop_reason, objectives=self.spec.objectives)
 
     @property
     def table(self) -> Any:
@@ -423,8 +471,6 @@ class Study:
             return self._adapter
 
     def _run_spec(self, **limits: Any) -> RunSpec:
-        from dataclasses import replace
-
         return replace(self.spec, **limits)
 
     @contextlib.contextmanager
@@ -473,8 +519,9 @@ class Study:
         """Tell the study how ``trial`` (a ``Trial`` or its number) ended; returns its record (table row).
 
         ``value`` is a number, a dict of metrics (with the study's ``metric=``) or an exception (the trial
-        failed).  ``state="pruned"`` ends a trial the scheduler stopped (its value: the last reported
-        one); ``state="failed"`` with an optional ``error`` message ends a failed trial.  NaN is recorded
+        failed); with several objectives, their values as a tuple/list in order or a dict.
+        ``state="pruned"`` ends a trial the scheduler stopped (its value: the last reported one);
+        ``state="failed"`` with an optional ``error`` message ends a failed trial.  NaN is recorded
         as failed and never reaches the framework.  Trials may be told in any order, each once.
         """
         if isinstance(trial, Trial) and trial._study is not self:
@@ -506,7 +553,7 @@ class Study:
         elif isinstance(value, BaseException):
             record.error = format_error(value)
         else:
-            interpret(value, self.spec.metric, record)
+            interpret(value, self.spec.metric, record, self.spec.objectives)
         record.intermediate = list(ctx.intermediate)
         record.step = ctx.last_step
         record.metrics = {**ctx.metrics, **record.metrics}
@@ -521,6 +568,7 @@ class Study:
             self._told.add(trial.number)
             started = time.perf_counter()
             record.info.update(trial._suggestion.info)  # e.g. how unitune.distinct replaced a repeat
+            self._constrain(record)  # before the framework is told: it learns the trial's feasibility
             try:
                 with self._framework_calls():
                     adapter.finish(trial._suggestion, record)
@@ -528,8 +576,13 @@ class Study:
                 record.optimizer_s = trial._ask_s + (time.perf_counter() - started)
                 self._keep(record)
 
+    def _constrain(self, record: TrialRecord) -> None:
+        if self.spec.objectives is not None:
+            self.spec.objectives.constrain(record)
+
     def _keep(self, record: TrialRecord) -> None:
         """Keep a finished trial: in memory, and committed to the store (if any) before the next ask."""
+        self._constrain(record)  # (a trial of a framework with its own loop: its feasibility, for the table)
         self._records.append(record)
         self._told.add(record.number)
         if self._store is not None:
@@ -582,8 +635,10 @@ class Study:
         share = plan_share(executor, threads_per_trial, devices, n_jobs=int(n_jobs),
                            tune=issubclass(self.backend_class, LoopBackend))
         budget = Budget(spec.n_trials, spec.timeout)
+        objectives = self.spec.objectives
         runner = TrialRunner(objective, self.space, metric=self.spec.metric, deadline=budget.deadline,
-                             threads=share.threads)
+                             threads=share.threads,  # constraints are computed here, in the driver
+                             objectives=None if objectives is None else replace(objectives, constraints=None))
         state = RunState()
         bar = ProgressBar(progress, total=spec.n_trials, desc=f"{self.backend}/{self.algorithm}",
                           direction=self.direction)

@@ -12,6 +12,8 @@ from unitune.exceptions import UnsupportedFeatureError
 
 # What the backends without a scheduler of that name, or without ask/tell, raise (before any trial).
 NO_HYPERBAND = {"scheduler:hyperband": UnsupportedFeatureError}
+# What the backends that take one value raise for several objectives or constraints (before any trial).
+ONE_VALUE = {"multi_objective": UnsupportedFeatureError, "constraints": UnsupportedFeatureError}
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,9 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "optuna": Profile(),
-    "hyperopt": Profile(xfail_raises=NO_HYPERBAND),
+    "hyperopt": Profile(xfail_raises=NO_HYPERBAND | ONE_VALUE),
     # the GP costs ~1 s per trial: 12 trials = 10 random initial points + 2 GP-guided ones
-    "skopt": Profile(n_trials=25, seeded_n_trials=12, xfail_raises=NO_HYPERBAND),
+    "skopt": Profile(n_trials=25, seeded_n_trials=12, xfail_raises=NO_HYPERBAND | ONE_VALUE),
     # a Tuner takes ~2.5 s to start its first actor: a 2 s budget would end before any trial
     # and stopping a Tuner (actors, experiment state) takes a few seconds after the budget
     # Ray Tune drives its own loop: Study.ask is refused, Study.optimize works

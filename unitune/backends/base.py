@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from ..context import NoHooks, TrialHooks
 from ..execution import TrialRunner
+from ..objectives import Objectives
 from ..pruning import Scheduler, make_scheduler, scheduler_class
 from ..records import TrialRecord
 from ..space import Param, Space
@@ -37,6 +38,8 @@ FEATURES = {
     "checkpoint": "ut.checkpoint / ut.restore across scheduler decisions",
     "n_jobs": "n_jobs > 1 (concurrent trials)",
     "ask_tell": "ask/tell (ut.Study.ask and Study.tell)",
+    "multi_objective": "several objectives (directions=[...])",
+    "constraints": "constraints= (feasibility of trials, told to the algorithm)",
 }
 
 
@@ -73,11 +76,17 @@ class RunSpec:
     progress: bool = False
     verbose: bool = False
     storage_path: str | None = None
+    # Several objectives and/or constraints (``ut.Study(directions=, metrics=, constraints=)``); None: one value.
+    objectives: Objectives | None = None
 
     @classmethod
     def settings(cls) -> frozenset[str]:
         """The names ``ut.Study`` takes as settings (the other keywords are algorithm options)."""
-        return frozenset(f.name for f in fields(cls)) - RUN_LIMITS - {"space", "options"}
+        return frozenset(f.name for f in fields(cls)) - RUN_LIMITS - {"space", "options", "objectives"}
+
+    @property
+    def several_objectives(self) -> bool:
+        return self.objectives is not None and self.objectives.several
 
 
 # RunSpec fields that belong to one ``Study.optimize`` call, not to the study.

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
-from ..exceptions import BackendNotInstalledError, UnsupportedFeatureError
+from ..exceptions import BackendNotInstalledError, InvalidRunError, UnsupportedFeatureError
 from ..records import TrialRecord
 from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
 from .base import AskTellBackend, RunSpec, Suggestion, Translation
@@ -29,7 +29,10 @@ _SAMPLERS = {
     "gp": "GPSampler",
     "qmc": "QMCSampler",
     "nsga2": "NSGAIISampler",
+    "nsga3": "NSGAIIISampler",
 }
+_SINGLE_OBJECTIVE = {"cmaes": "CMA-ES"}  # samplers Optuna refuses for several objectives
+_CONSTRAINTS_ATTR = "unitune.constraints"  # user attr of a trial's constraint values, read by constraints_func
 
 _PRUNERS = {
     "fifo": "NopPruner",
@@ -43,12 +46,13 @@ _PRUNERS = {
 
 # Samplers that model only part of a space and hand the rest to an independent (random) sampler.
 _NO_CATEGORICAL = {"cmaes": "CMA-ES", "qmc": "QMC"}
-_INTERSECTION_ONLY = {"cmaes": "CMA-ES", "gp": "the GP", "qmc": "QMC", "nsga2": "NSGA-II"}
+_INTERSECTION_ONLY = {"cmaes": "CMA-ES", "gp": "the GP", "qmc": "QMC", "nsga2": "NSGA-II", "nsga3": "NSGA-III"}
 
 _DISCARDED = "unitune_discarded"  # user attr of a trial unitune dropped as a repeat of a pending point
 _NATIVE_CATEGORICAL = (type(None), bool, int, float, str)
 _UNSET: Any = object()
 _tell_with_warning: Any = _UNSET  # resolved on first use, so importing this module never imports optuna
+_SET_CONSTRAINT = True  # Optuna >= 5 takes constraints with trial.set_constraint (older: constraints_func)
 
 
 def native_categorical(options: Sequence[Any]) -> bool:
@@ -63,7 +67,8 @@ def native_categorical(options: Sequence[Any]) -> bool:
 MAX_GRID_POINTS = 10**6
 
 class OptunaBackend(AskTellBackend):
-    """Optuna samplers (TPE, random, grid, CMA-ES, GP, QMC, NSGA-II) and pruners."""
+    """Optuna samplers (TPE, random, grid, CMA-ES, GP, QMC, NSGA-II/III) and pruners; several objectives and
+    constraints natively."""
 
     name = "optuna"
     extra = "optuna"
@@ -76,6 +81,7 @@ class OptunaBackend(AskTellBackend):
         "gp": "Gaussian-process Bayesian optimization (GPSampler; needs torch)",
         "qmc": "quasi-Monte Carlo Sobol sequence (QMCSampler)",
         "nsga2": "NSGA-II genetic algorithm (NSGAIISampler)",
+        "nsga3": "NSGA-III genetic algorithm, reference points for many objectives (NSGAIIISampler)",
     }
     default_algorithm = "tpe"
     schedulers: ClassVar[dict[str, str]] = {
@@ -87,7 +93,8 @@ class OptunaBackend(AskTellBackend):
         "threshold": "stop outside thresholds (ThresholdPruner)",
         "wilcoxon": "Wilcoxon signed-rank test (WilcoxonPruner)",
     }
-    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs", "multi_objective",
+                          "constraints"})
     native_pruning = True
     seeded_algorithms = frozenset(_SAMPLERS)
     partial_points = True  # enqueue_trial with some params: the sampler draws the others
@@ -108,6 +115,7 @@ class OptunaBackend(AskTellBackend):
 
     @classmethod
     def check(cls, spec: RunSpec) -> None:
+        cls._check_objectives(spec)
         if spec.algorithm == "gp":
             import importlib.util
 
@@ -139,6 +147,30 @@ class OptunaBackend(AskTellBackend):
                     hint="Use algorithm='random' or 'qmc', coarser steps, or backend='ray' with algorithm='grid' "
                          "(it enumerates only the first n_trials points).",
                 )
+
+    @classmethod
+    def _check_objectives(cls, spec: RunSpec) -> None:
+        objectives = spec.objectives
+        if objectives is None:
+            return
+        multi = [name for name in _SAMPLERS if name not in _SINGLE_OBJECTIVE]
+        if objectives.several and spec.algorithm in _SINGLE_OBJECTIVE:
+            raise UnsupportedFeatureError(
+                "optuna", f"several objectives with algorithm={spec.algorithm!r} ({_SINGLE_OBJECTIVE[spec.algorithm]} "
+                "is single-objective)", hint=f"Optuna's samplers for several objectives: {', '.join(multi)}.")
+        if objectives.several and spec.scheduler not in (None, "fifo"):
+            raise UnsupportedFeatureError(
+                "optuna", f"scheduler={spec.scheduler!r} with several objectives (Optuna's pruners are "
+                "single-objective: trial.report is refused)", ["ray"],
+                hint="Run without a scheduler, or on Ray Tune naming the objective its scheduler uses (metric=).")
+        if objectives.constraints is not None:
+            if spec.algorithm in _SINGLE_OBJECTIVE:
+                raise UnsupportedFeatureError(
+                    "optuna", f"constraints= with algorithm={spec.algorithm!r} (its sampler takes no constraints_func)",
+                    hint="Samplers that learn from constraints: tpe, gp, nsga2, nsga3.")
+            if "constraints_func" in spec.options:
+                raise InvalidRunError("give constraints= (unitune's, for every backend) or the sampler's "
+                                      "constraints_func=, not both")
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
@@ -183,19 +215,28 @@ class OptunaBackend(AskTellBackend):
         import optuna
 
         self._optuna = optuna
-        global _tell_with_warning
+        global _tell_with_warning, _SET_CONSTRAINT
         if _tell_with_warning is _UNSET:
             _tell_with_warning = _internal_tell()
+            _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
         self._encoded = {
             p.path for p in self.space.params if isinstance(p.dim, Choice) and not native_categorical(p.dim.options)
         }
         self._codecs = {p.path: _codec(p) for p in self.space.params}
+        objectives = spec.objectives
+        self._objectives = objectives if objectives is not None and objectives.several else None
+        self._constrained = objectives is not None and objectives.constraints is not None
+        self._n_constraints = 1  # how many constraint values a trial has (learnt from the first one told)
         with warnings.catch_warnings():
             if not spec.verbose:  # "GPSampler is experimental", …: ut.explain says what each sampler does
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = self._make_sampler()
             pruner = getattr(optuna.pruners, _PRUNERS[spec.scheduler or "fifo"])(**spec.scheduler_options)
-        self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
+        if self._objectives is not None:
+            self.study = optuna.create_study(directions=list(self._objectives.directions), sampler=sampler,
+                                             pruner=pruner)
+        else:
+            self.study = optuna.create_study(direction=spec.direction, sampler=sampler, pruner=pruner)
         self._grid_size = self._count_grid() if spec.algorithm == "grid" else None
         self._asked = 0  # trials handed out: the grid is exhausted after _grid_size of them
 
@@ -213,7 +254,19 @@ class OptunaBackend(AskTellBackend):
             # Pending (running) trials count as bad ones, so concurrent TPE suggestions spread out instead of
             # piling onto one point.  With no trial pending (one at a time) the sequence is unchanged.
             kwargs.setdefault("constant_liar", True)
+        if self._constrained and not _SET_CONSTRAINT and "constraints_func" in inspect.signature(cls).parameters:
+            # Optuna < 5: the trial's constraint values in a user attr, read back by the sampler's constraints_func.
+            kwargs["constraints_func"] = self._constraints_of
         return cls(seed=spec.seed, **kwargs)
+
+    def _constraints_of(self, trial: Any) -> tuple[float, ...]:
+        # A pruned trial (Optuna asks for its constraints too) has none in unitune: taken as infeasible.
+        constraints = trial.user_attrs.get(_CONSTRAINTS_ATTR)
+        return tuple(constraints) if constraints is not None else (math.inf,) * self._n_constraints
+
+    def _constraint_keys(self, n: int) -> list[str]:
+        named = self.spec.objectives.constraints  # type: ignore[union-attr]
+        return list(named) if isinstance(named, tuple) and len(named) == n else [str(i) for i in range(n)]
 
     def _count_grid(self) -> int:
         size = 1
@@ -257,19 +310,33 @@ class OptunaBackend(AskTellBackend):
         frozen = []
         for record in records:
             complete = record.state == "complete" and not math.isnan(record.value)
+            values: dict[str, Any] = {"value": record.value if complete else None}
+            state = states.COMPLETE if complete else states.PRUNED if record.state == "pruned" else states.FAIL
+            if self._objectives is not None:
+                told = self._objectives.values(record)
+                complete = complete and not any(math.isnan(v) for v in told)
+                values = {"values": told if complete else None}
+                state = states.COMPLETE if complete else states.FAIL  # (no pruning with several objectives)
+            constraints = record.info.get("constraints") if self._constrained else None
+            if constraints is not None:
+                if _SET_CONSTRAINT:
+                    values["constraints"] = dict(zip(self._constraint_keys(len(constraints)), constraints, strict=True))
+                else:  # where Optuna's constraints_func leaves a trial's constraints (samplers read them there)
+                    values["system_attrs"] = {"constraints": tuple(constraints)}
+                    values["user_attrs"] = {_CONSTRAINTS_ATTR: list(constraints)}
             frozen.append(optuna.trial.create_trial(
                 params={path: codecs[path].encode(v) for path, v in record.params.items()},
                 distributions={path: _distribution(codecs[path].call) for path in record.params},
-                value=record.value if complete else None,
                 intermediate_values={step: v for step, v in record.intermediate if not math.isnan(v)},
-                state=states.COMPLETE if complete else states.PRUNED if record.state == "pruned" else states.FAIL,
+                state=state, **values,
             ))
         self.study.add_trials(frozen)
         return len(frozen)
 
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         states = self._optuna.trial.TrialState
-        return [(self._decode(t.params), t.value) for t in self.study.get_trials(deepcopy=False)
+        return [(self._decode(t.params), t.values[0] if t.values else None)
+                for t in self.study.get_trials(deepcopy=False)
                 if t.state != states.RUNNING and _DISCARDED not in t.user_attrs]
 
     def _decode(self, native: dict[str, Any]) -> dict[str, Any]:
@@ -282,8 +349,16 @@ class OptunaBackend(AskTellBackend):
         states = self._optuna.trial.TrialState
         trial = suggestion.handle
         try:
+            if self._constrained and "constraints" in record.info:
+                constraints = record.info["constraints"]
+                if _SET_CONSTRAINT:  # Optuna >= 5, as a native user writes it: trial.set_constraint before tell
+                    for key, c in zip(self._constraint_keys(len(constraints)), constraints, strict=True):
+                        trial.set_constraint(key, c)
+                else:
+                    self._n_constraints = len(constraints)
+                    trial.set_user_attr(_CONSTRAINTS_ATTR, list(constraints))
             if record.state == "complete":
-                self._tell(trial, record.value, None)
+                self._tell(trial, record.value if self._objectives is None else self._objectives.values(record), None)
             elif record.state == "pruned":
                 self._tell(trial, None, states.PRUNED)  # Optuna uses the last reported value
             else:
@@ -294,7 +369,7 @@ class OptunaBackend(AskTellBackend):
             if self._grid_size is None or "Study.stop" not in str(exc):
                 raise
 
-    def _tell(self, trial: Any, value: float | None, state: Any) -> None:
+    def _tell(self, trial: Any, value: float | list[float] | None, state: Any) -> None:
         # study.optimize finishes a trial with the internal _tell_with_warning; the public study.tell
         # adds a deepcopy of the whole trial (~0.7 ms) that we would throw away.  Same bookkeeping.
         if _tell_with_warning is None:

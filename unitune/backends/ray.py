@@ -81,7 +81,10 @@ class RayBackend(LoopBackend):
         "median": "median stopping rule (MedianStoppingRule)",
         "pbt": "Population Based Training with checkpoints (PopulationBasedTraining)",
     }
-    features = frozenset({"conditional", "maximize", "pruning", "checkpoint", "n_jobs"})
+    # Several objectives: every value recorded (Ray's random/grid search learns from none of them); a scheduler
+    # needs the one objective it decides on (metric=).  Constraints: feasibility recorded, nothing learnt.
+    features = frozenset({"conditional", "maximize", "pruning", "checkpoint", "n_jobs", "multi_objective",
+                          "constraints"})
     seeded_algorithms = frozenset({"random", "grid"})
     partial_points = True  # points_to_evaluate: Ray samples the entries a point leaves out
 
@@ -95,6 +98,11 @@ class RayBackend(LoopBackend):
     # -- checks and translation ----------------------------------------------------------------------
     @classmethod
     def check(cls, spec: RunSpec) -> None:
+        if spec.several_objectives and spec.scheduler not in (None, "fifo") and spec.metric is None:
+            names = spec.objectives.names  # type: ignore[union-attr]
+            raise UnsupportedFeatureError(
+                "ray", f"scheduler={spec.scheduler!r} with several objectives unless one is named for it",
+                hint=f"Ray's schedulers decide on one metric: pass metric= one of {list(names)}.")
         if spec.algorithm == "grid":
             for param in spec.space.params:
                 if param.is_conditional_choice:
@@ -143,6 +151,16 @@ class RayBackend(LoopBackend):
     def __init__(self, spec: RunSpec) -> None:
         super().__init__(spec)
         self._codec = _Codec(self.space)
+        # the objective Ray's scheduler sees (several objectives: the one named with metric=, else the first)
+        self._scheduled = spec.objectives.names[0] if spec.several_objectives else None  # type: ignore[union-attr]
+        if self._scheduled is not None and spec.metric is not None:
+            self._scheduled = spec.metric
+
+    @property
+    def minimizing(self) -> bool:
+        if self._scheduled is not None:
+            return self.spec.objectives.direction_of(self._scheduled) == "minimize"  # type: ignore[union-attr]
+        return super().minimizing
 
     def run(self, runner: TrialRunner, budget: Budget, state: RunState) -> Iterator[TrialRecord]:
         with _restored(_ENV_VARS, _LOGGERS):
@@ -166,7 +184,7 @@ class RayBackend(LoopBackend):
             _sinks[run_id] = self.on_finished
         _stops[run_id] = self.stop_requested
         stopped = functools.partial(_stop_requested, run_id)
-        trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue)
+        trainable = _make_trainable(runner, self._codec, grid, self.minimizing, run_id, queue, self._scheduled)
         # n_jobs caps the trials that exist at once (one actor, no spare actor starting), except under
         # schedulers that pause trials: hyperband waits for a bracket, PBT for a population, so there every
         # trial may exist and n_jobs caps the *running* ones through each trial's share of the CPUs.
@@ -319,7 +337,8 @@ def _told(value: float, minimizing: bool) -> float:
 
 
 def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any]] | None,
-                    minimizing: bool, run_id: str, records: Any) -> Callable[[dict[str, Any]], None]:
+                    minimizing: bool, run_id: str, records: Any,
+                    scheduled: str | None = None) -> Callable[[dict[str, Any]], None]:
     def trainable(config: dict[str, Any]) -> None:
         from ray import tune
 
@@ -339,7 +358,8 @@ def _make_trainable(runner: TrialRunner, codec: _Codec, grid: list[dict[str, Any
             # cost the actor its reuse).
             raise SystemExit(0)
         # Always a dict: a bare falsy return (0.0) would be dropped by Ray.
-        result = {METRIC: _told(record.value if record.ok else math.nan, minimizing)}
+        value = record.value if scheduled is None else record.metrics.get(scheduled, math.nan)
+        result = {METRIC: _told(value if record.ok else math.nan, minimizing)}
         tune.report(result, checkpoint=hooks.pending_checkpoint())
 
     # Tune registers a function trainable under its name, process-wide: two runs at once with one name

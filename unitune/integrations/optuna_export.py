@@ -16,7 +16,10 @@ work on runs of every backend.  The translation:
   Optuna's ``fail_reason`` system attribute; ``ut.report`` values are the intermediate values;
 - trials are added in trial-number order with their UTC start/finish times (as naive local times,
   as Optuna records them); unitune's trial number, metrics and info are trial user attributes, the
-  run's backend/algorithm/seed/metric/... study user attributes.
+  run's backend/algorithm/seed/metric/... study user attributes;
+- several objectives make a multi-objective study (``directions``, the objectives' names as metric names,
+  each complete trial's ``values``), so ``plot_pareto_front`` and ``study.best_trials`` work; constraint
+  values go to Optuna's ``constraints`` system attribute, as its ``constraints_func`` leaves them.
 """
 
 from __future__ import annotations
@@ -133,16 +136,18 @@ def to_optuna(result: Result, *, study_name: str | None = None, storage: Any = N
     name = study_name or f"{result.backend}-{result.algorithm}" + ("" if result.seed is None else f"-{result.seed}")
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line per export
+    objectives = result.objectives
+    several = objectives is not None and objectives.several
     try:
         study = optuna.create_study(
             storage=storage if storage is not None else optuna.storages.InMemoryStorage(),
-            study_name=name, direction=result.direction
+            study_name=name, directions=result.directions
         )
     finally:
         optuna.logging.set_verbosity(verbosity)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([result.metric or "value"])
+        study.set_metric_names(list(objectives.names) if several else [result.metric or "value"])  # type: ignore[union-attr]
     attrs = {
         "unitune.backend": result.backend,
         "unitune.algorithm": result.algorithm,
@@ -164,8 +169,14 @@ def to_optuna(result: Result, *, study_name: str | None = None, storage: Any = N
     trials = []
     for record in records:
         state = states[record.state]
-        value: float | None = float(record.value) if record.value is not None else None
-        if state == TrialState.FAIL or (value is not None and math.isnan(value)):
+        value: Any = float(record.value) if record.value is not None else None
+        if several:  # every objective's value, or none (a pruned trial of a multi-objective study has none)
+            value = objectives.values(record) if state == TrialState.COMPLETE else None  # type: ignore[union-attr]
+            if value is not None and any(math.isnan(v) for v in value):
+                value = None
+            if state == TrialState.PRUNED:
+                state = TrialState.FAIL  # Optuna refuses a pruned trial without values when there are several
+        elif state == TrialState.FAIL or (value is not None and math.isnan(value)):
             value = None
         if state == TrialState.COMPLETE and value is None:  # cannot happen through unitune; keep the trial
             state = TrialState.FAIL
@@ -186,14 +197,19 @@ def to_optuna(result: Result, *, study_name: str | None = None, storage: Any = N
         intermediate: dict[int, float] = {}
         for step, step_value in record.intermediate:
             intermediate[int(step)] = float(step_value)
+        system_attrs: dict[str, Any] = {}
+        if state == TrialState.FAIL and record.error:
+            system_attrs["fail_reason"] = record.error
+        if "constraints" in record.info:
+            system_attrs["constraints"] = tuple(float(c) for c in record.info["constraints"])
         trials.append(
             create_trial(
                 state=state,
-                value=value,
+                **({"values": value} if several else {"value": value}),
                 params=params,
                 distributions={path: codecs[path].distribution for path in params},
                 user_attrs=user_attrs,
-                system_attrs={"fail_reason": record.error} if state == TrialState.FAIL and record.error else None,
+                system_attrs=system_attrs or None,
                 intermediate_values=intermediate,
             )
         )

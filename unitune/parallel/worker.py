@@ -13,17 +13,18 @@ from .channel import Event, dumps, loads
 
 
 def pack_runner(objective_blob: bytes, runner: TrialRunner) -> bytes:
-    """What a worker needs to evaluate trials: the (already pickled) objective, the space, the metric and the
-    trial's thread count.
+    """What a worker needs to evaluate trials: the (already pickled) objective, the space, the metric, the
+    trial's thread count and the objectives (several values).
 
     No deadline travels: a worker's clock is not the driver's, and the driver stops trials itself.
     """
-    return dumps((objective_blob, runner.space, runner.metric, runner.threads))
+    return dumps((objective_blob, runner.space, runner.metric, runner.threads, runner.objectives))
 
 
 def unpack_runner(blob: bytes) -> TrialRunner:
-    objective_blob, space, metric, threads = loads(blob)
-    return TrialRunner(loads(objective_blob), space, metric=metric, deadline=None, threads=threads)
+    objective_blob, space, metric, threads, objectives = loads(blob)
+    return TrialRunner(loads(objective_blob), space, metric=metric, deadline=None, threads=threads,
+                       objectives=objectives)
 
 
 _cache: dict[int, tuple[bytes, TrialRunner]] = {}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..objectives import Objectives
 from .store import Store, open_store
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def load(storage: str | os.PathLike[str] | Store, name: str) -> Result:
     scheduler = meta.options.get("scheduler")
     return Result(records=records, space=meta.space, backend=meta.backend, algorithm=meta.algorithm,
                   seed=meta.seed, direction=meta.direction, metric=meta.metric,
-                  scheduler=scheduler if isinstance(scheduler, str) else None)
+                  scheduler=scheduler if isinstance(scheduler, str) else None,
+                  objectives=Objectives.from_stored(meta.options.get("objectives")))
 
 
 def studies(storage: str | os.PathLike[str] | Store) -> pd.DataFrame:
