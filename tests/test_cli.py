@@ -206,3 +206,16 @@ def test_dashboard_errors_are_one_line(capsys, store_path):
         taken.listen()
         code, _, err = _run(capsys, "dashboard", store_path, "--name", "svm-optuna", "--port", taken.getsockname()[1])
     assert code == 2 and err.splitlines()[-1].startswith("unitune: error: cannot serve on 127.0.0.1:")
+
+
+def test_show_a_stored_study_with_several_objectives(capsys, tmp_path):
+    db = str(tmp_path / "mo.db")
+    result = ut.optimize(lambda p: (p["x"], (1 - p["x"]) ** 2), {"x": ut.uniform(0.0, 1.0)}, backend="optuna",
+                         algorithm="nsga2", directions=["minimize", "minimize"], metrics=["err", "size"],
+                         n_trials=8, seed=0, storage=db, name="mo")
+    code, out, _ = _run(capsys, "show", db, "mo")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("mo: optuna/nsga2, seed 0, err (minimize), size (minimize); 8 trials")
+    assert lines[0].endswith(f"{len(result.best_trials)} trials on the Pareto front")
+    assert {"values.err", "values.size", "pareto"} <= set(lines[1].split())

@@ -310,3 +310,26 @@ def test_two_runs_at_once_keep_their_own_rows():
     assert sorted(results) == [1, 2]
     for result in results.values():
         assert len(result.table) == 3 and (result.table["state"] == "complete").all()
+
+
+def test_several_objectives_with_a_scheduler_on_the_objective_named_for_it():
+    # ASHA decides on "acc" (maximized, named with metric=): it stops the trials with the lower accuracy
+    def objective(p):
+        acc = 1.0 - (p["x"] - 0.3) ** 2
+        for step in range(1, 9):
+            ut.report(acc, step=step)
+        return {"loss": 1.0 - acc, "acc": acc}
+
+    space = {"x": ut.uniform(0.0, 1.0)}
+    with pytest.raises(ut.UnsupportedFeatureError, match="pass metric= one of \\['loss', 'acc'\\]"):
+        ut.optimize(objective, space, backend="ray", directions=["minimize", "maximize"], metrics=["loss", "acc"],
+                    scheduler="asha", n_trials=2)
+    result = ut.optimize(objective, space, backend="ray", directions=["minimize", "maximize"],
+                         metrics=["loss", "acc"], metric="acc", scheduler="asha",
+                         scheduler_options={"max_t": 8, "grace_period": 1, "reduction_factor": 2},
+                         n_trials=12, seed=0)
+    table = result.table
+    pruned, complete = table[table["state"] == "pruned"], table[table["state"] == "complete"]
+    assert len(pruned) >= 2 and len(complete) >= 1
+    assert complete["values.acc"].max() > pruned["params.x"].map(lambda x: 1.0 - (x - 0.3) ** 2).max()
+    assert table["pareto"].sum() >= 1

@@ -98,8 +98,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     table = result.table
     counts = table["state"].value_counts().to_dict() if len(table) else {}
     states = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("complete", "pruned", "failed"))
-    print(f"{args.name}: {result.backend}/{result.algorithm}, seed {result.seed}, {result.direction} "
-          f"{result.metric or 'value'}; {len(table)} trials ({states}); best value {result.best_value}")
+    if result.several_objectives:
+        goal = result.objectives.describe()  # type: ignore[union-attr]
+        best = f"{len(result.best_trials)} trials on the Pareto front"
+    else:
+        goal, best = f"{result.direction} {result.metric or 'value'}", f"best value {result.best_value}"
+    print(f"{args.name}: {result.backend}/{result.algorithm}, seed {result.seed}, {goal}; {len(table)} trials "
+          f"({states}); {best}")
     if args.csv:
         _write(args.csv, lambda path: table.to_csv(path, index=False))
     if args.parquet:
