@@ -222,3 +222,33 @@ def test_parallel_trials_with_several_objectives(backend):
     assert len(table) == 8 and (table["state"] == "complete").all()
     assert table["pareto"].tolist() == brute_force_pareto(list(zip(table["values.f1"], table["values.f2"],
                                                                   strict=True)))
+
+
+def test_a_store_written_before_several_objectives_reads_and_resumes_as_before(tmp_path):
+    """tests/fixtures/store_before_objectives.db was written by unitune before this feature (commit 71eda57):
+    the objectives live in the study's options and the values with the trial's metrics, so no migration."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    db = tmp_path / "old.db"
+    shutil.copy(fixtures / "store_before_objectives.db", db)
+    expected = json.loads((fixtures / "store_before_objectives.json").read_text())
+    loaded = ut.load(str(db), "old")
+    table = loaded.table
+    assert "pareto" not in table.columns and "feasible" not in table.columns
+    assert table["trial"].tolist() == [row["trial"] for row in expected]
+    assert table["value"].tolist() == [row["value"] for row in expected]
+    assert table["metrics.size"].tolist() == [row["metrics.size"] for row in expected]
+    assert loaded.best_value == min(row["value"] for row in expected)
+    space = {"x": ut.uniform(0.0, 1.0), "k": ut.choice(["a", "b"])}
+    with pytest.raises(ut.InvalidRunError, match="objectives \\(one objective\\)"):
+        ut.Study(space, backend="optuna", storage=str(db), name="old", resume=True,
+                 directions=["minimize", "minimize"])
+    resumed = ut.minimize(lambda p: {"loss": p["x"], "size": 3}, space, backend="optuna", metric="loss",
+                          n_trials=8, seed=0, storage=str(db), name="old", resume=True)
+    assert len(resumed.table) == 8 and resumed.table["value"].tolist()[:6] == table["value"].tolist()
+    both = ut.optimize(lambda p: (p["x"], 1 - p["x"]), space, backend="optuna", directions=["minimize"] * 2,
+                       n_trials=3, seed=0, storage=str(db), name="new")
+    assert ut.load(str(db), "new").table["pareto"].tolist() == both.table["pareto"].tolist()
