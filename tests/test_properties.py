@@ -290,3 +290,32 @@ def test_optuna_grid_over_too_many_points_is_refused_before_the_first_trial():
     small = ut.minimize(lambda p: 0.0, {"a": ut.integer(0, 999), "b": ut.integer(0, 999)}, backend="optuna",
                         algorithm="grid", n_trials=2, seed=0)  # 10**6 points: still a grid optuna can list
     assert len(small.records) == 2
+
+
+# -- the Pareto column: the definition, for any values, directions, states and constraints ----------------
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+
+@given(directions=st.lists(st.sampled_from(["minimize", "maximize"]), min_size=2, max_size=3),
+       rows=st.lists(st.tuples(st.sampled_from(["complete", "complete", "failed", "pruned"]),
+                               st.lists(st.integers(-3, 3), min_size=3, max_size=3),
+                               st.integers(-1, 1)), max_size=40))
+def test_pareto_is_the_non_dominated_feasible_set(directions, rows):
+    from unitune.objectives import Objectives
+    from unitune.records import TrialRecord
+
+    names = tuple(f"f{i}" for i in range(len(directions)))
+    objectives = Objectives(names, tuple(directions), constraints=("c",))
+    records = []
+    for number, (state, values, c) in enumerate(rows):
+        record = TrialRecord(number=number, state=state, value=float(values[0]), params={},
+                             metrics={**dict(zip(names, map(float, values), strict=False)), "c": float(c)})
+        objectives.constrain(record)
+        records.append(record)
+    signs = [1 if d == "minimize" else -1 for d in directions]
+    points = [tuple(s * r.metrics[n] for s, n in zip(signs, names, strict=True))
+              if r.state == "complete" and r.metrics["c"] <= 0 else None for r in records]
+    expected = [p is not None and not any(q is not None and _dominates(q, p) for q in points) for p in points]
+    assert objectives.pareto(records) == expected
+    assert [objectives.feasible(r) for r in records] == [p is not None for p in points]

@@ -164,10 +164,26 @@ class Objectives:
 
     def pareto(self, records: Sequence[TrialRecord]) -> list[bool]:
         """For each record, whether it is feasible and no other feasible record dominates it."""
-        signs = [1.0 if d == "minimize" else -1.0 for d in self.directions]
-        points = [[s * v for s, v in zip(signs, self.values(r), strict=True)] if self.feasible(r) else None
-                  for r in records]
-        return [p is not None and not any(q is not None and _dominates(q, p) for q in points) for p in points]
+        import numpy as np  # here: the objective's side (workers) never needs it
+
+        feasible = [i for i, r in enumerate(records) if self.feasible(r)]
+        front = [False] * len(records)
+        if not feasible:
+            return front
+        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self.directions])
+        points = np.array([self.values(records[i]) for i in feasible]) * signs  # all minimized
+        # In lexicographic order whatever dominates a point comes before it, and the front found so far
+        # holds a dominator of every dominated point seen: compare each point with that front only.
+        kept = np.empty_like(points)
+        n_kept = 0
+        for position in np.lexsort(points.T[::-1]):
+            point, front_so_far = points[position], kept[:n_kept]
+            if n_kept and ((front_so_far <= point).all(axis=1) & (front_so_far < point).any(axis=1)).any():
+                continue
+            kept[n_kept] = point
+            n_kept += 1
+            front[feasible[position]] = True
+        return front
 
     # -- the store -------------------------------------------------------------------------------------
     def stored(self) -> dict[str, Any]:
@@ -215,8 +231,3 @@ def _is_sequence(value: Any) -> bool:
 
 def _float(value: Any) -> float:
     return float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
-
-
-def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
-    """``a`` is no worse than ``b`` everywhere and better somewhere (all minimized)."""
-    return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
