@@ -56,9 +56,7 @@ STATUS = {"complete": "FINISHED", "failed": "FAILED", "pruned": "KILLED"}
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 
-# MLflow's limits (mlflow.utils.validation): what one log_batch may hold and how long values may be.
-_MAX_PARAMS_TAGS_PER_BATCH = 100
-_MAX_ENTITIES_PER_BATCH = 1000
+# MLflow's limits (mlflow.utils.validation) on keys and values.
 _MAX_PARAM_LENGTH = 6000
 _MAX_TAG_LENGTH = 8000
 _MAX_KEY_LENGTH = 250
@@ -126,7 +124,7 @@ def _number(value: Any) -> float | None:
 
 
 def _ms(moment: Any) -> int:
-    return int(round(moment.timestamp() * 1000))
+    return round(moment.timestamp() * 1000)
 
 
 @dataclass
@@ -192,38 +190,42 @@ def record_entities(record: TrialRecord, *, backend: str, algorithm: str,
                        status=STATUS[record.state], start_ms=_ms(record.started), end_ms=end_ms)
 
 
-def _log_batches(client: Any, run_id: str, *, metrics: Iterable[tuple[str, float, int, int]] = (),
-                 params: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None) -> None:
-    """``log_batch`` within MLflow's limits (100 params/tags, 1000 entities a request): usually one request."""
+def _log_batch(client: Any, run_id: str, *, metrics: Iterable[tuple[str, float, int, int]] = (),
+               params: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None) -> None:
+    """One ``log_batch`` (MLflow's client splits it into requests within its limits: 100 params/tags and 1000
+    entities each; one request for a usual trial)."""
     from mlflow.entities import Metric, Param, RunTag
 
-    entities: list[Any] = [Param(k, v) for k, v in (params or {}).items()]
-    entities += [RunTag(k, v) for k, v in (tags or {}).items()]
-    entities += [Metric(k, v, t, s) for k, v, t, s in metrics]
-    while entities:
-        batch: list[Any] = []
-        keyed = 0
-        while entities and len(batch) < _MAX_ENTITIES_PER_BATCH:
-            is_keyed = not isinstance(entities[0], Metric)
-            if is_keyed and keyed >= _MAX_PARAMS_TAGS_PER_BATCH:
-                break
-            keyed += is_keyed
-            batch.append(entities.pop(0))
-        client.log_batch(run_id,
-                         metrics=[e for e in batch if isinstance(e, Metric)],
-                         params=[e for e in batch if isinstance(e, Param)],
-                         tags=[e for e in batch if isinstance(e, RunTag)],
-                         synchronous=True)
+    client.log_batch(run_id, metrics=[Metric(k, v, t, s) for k, v, t, s in metrics],
+                     params=[Param(k, v) for k, v in (params or {}).items()],
+                     tags=[RunTag(k, v) for k, v in (tags or {}).items()], synchronous=True)
+
+
+def _set_status(client: Any, run_id: str, status: str, end_ms: int | None) -> None:
+    """``set_terminated`` without its extra cost.  MLflow 3's ``MlflowClient.set_terminated`` (and
+    ``update_run``) first fetch the run back from the server, one more request per trial, to print two lines
+    ("View run ... at: URL") to stdout for every run; the store's own ``update_run_info`` is the one request
+    that changes the status and end time.  Should a later MLflow move it, the public call is used."""
+    from mlflow.entities import RunStatus
+
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    update = getattr(store, "update_run_info", None)
+    if callable(update):
+        update(run_id, run_status=RunStatus.from_string(status), end_time=end_ms, run_name=None)
+    elif status == "RUNNING":
+        client.update_run(run_id, status=status)
+    else:
+        client.set_terminated(run_id, status=status, end_time=end_ms)
 
 
 def log_trial(client: Any, experiment_id: str, parent_id: str, entities: RunEntities) -> str:
-    """One trial as a finished child run of ``parent_id``: 3 requests (create, log, terminate); its id."""
+    """One trial as a finished child run of ``parent_id`` in 3 requests (create, log, end); returns its id."""
     run = client.create_run(experiment_id, start_time=entities.start_ms, run_name=entities.name,
                             tags={**entities.tags, PARENT_TAG: parent_id})
     run_id = run.info.run_id
     if entities.params or entities.metrics:
-        _log_batches(client, run_id, metrics=entities.metrics, params=entities.params)
-    client.set_terminated(run_id, status=entities.status, end_time=entities.end_ms)
+        _log_batch(client, run_id, metrics=entities.metrics, params=entities.params)
+    _set_status(client, run_id, entities.status, entities.end_ms)
     return run_id
 
 
@@ -257,7 +259,7 @@ class _Summary:
         if self.best is not None:
             metrics.append(("best_value", float(self.best.value), end_ms, 0))
             tags["unitune.best_trial"] = str(self.best.number)
-        _log_batches(client, run_id, metrics=metrics, tags=tags)
+        _log_batch(client, run_id, metrics=metrics, tags=tags)
 
 
 def _now_ms() -> int:
@@ -299,7 +301,7 @@ def to_mlflow(result: Result, tracking_uri: str | None = None, experiment: str =
         summary.add(record)
     end = max((_ms(r.finished) for r in records), default=start)
     summary.log(client, parent_id, end)
-    client.set_terminated(parent_id, status="KILLED" if result.interrupted else "FINISHED", end_time=end)
+    _set_status(client, parent_id, "KILLED" if result.interrupted else "FINISHED", end)
     return parent_id
 
 
@@ -383,7 +385,7 @@ class MLflowCallback:
         client = self._client
         if parent is not None:
             if not parent.open:  # a later optimize call on the same study: the same parent run again
-                client.update_run(parent.run_id, status="RUNNING")
+                _set_status(client, parent.run_id, "RUNNING", None)
                 parent.open = True
             return parent
         if self._experiment_id is None:
@@ -424,7 +426,7 @@ class MLflowCallback:
         parent.open = False
         end = _now_ms()
         parent.summary.log(self._client, parent.run_id, end)
-        self._client.set_terminated(parent.run_id, status="FINISHED", end_time=end)
+        _set_status(self._client, parent.run_id, "FINISHED", end)
 
     def close(self) -> None:
         """End every parent run still open (``FINISHED``, with its best value); safe to call twice."""
