@@ -319,9 +319,10 @@ class MLflowCallback:
 
     ``study.optimize(objective, n_trials=100, callbacks=[MLflowCallback("http://127.0.0.1:5000")])``, or
     ``minimize``/``maximize``'s ``callbacks=``: every backend, every executor, Ray Tune too.  The parent run is
-    created when the run starts and ended (``FINISHED``, with the best value) when it ends; the same callback
-    given to several ``optimize`` calls on one study logs them all under the same parent run (reopened to
-    ``RUNNING`` while a call runs).  What each trial's run holds: see ``unitune.integrations.mlflow``.
+    created with the study's first finished trial and ended (``FINISHED``, with the best value) when ``optimize``
+    returns or raises; the same callback given to several ``optimize`` calls on one study logs them all under
+    the same parent run (back to ``RUNNING`` while a call runs), and a new study gets a new parent run.  What
+    each trial's run holds: see ``unitune.integrations.mlflow``.
 
     Args:
         tracking_uri: the tracking server or any MLflow tracking URI (None: MLflow's default,
@@ -349,6 +350,7 @@ class MLflowCallback:
         self._client_obj: Any = None
         self._experiment_id: str | None = None
         self._parents: list[_Parent] = []
+        self._broken = False  # a request failed during this optimize call (on_error="raise")
 
     def __repr__(self) -> str:
         return f"MLflowCallback({self.tracking_uri!r}, experiment={self.experiment!r})"
@@ -369,6 +371,7 @@ class MLflowCallback:
             return action(*args)
         except Exception as exc:
             if self.on_error == "raise":
+                self._broken = True
                 raise
             warnings.warn(f"MLflowCallback: logging to {self.tracking_uri or 'MLflow'} failed: "
                           f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
@@ -400,12 +403,12 @@ class MLflowCallback:
         return parent
 
     def on_run_start(self, study: Study) -> None:
-        """Create (or reopen) the study's parent run as ``optimize`` starts."""
+        """``optimize`` is starting: the study's parent run is created (or reopened) with its first trial."""
         with self._lock:
-            self._guarded(self._open_parent, study)
+            self._broken = False
 
     def __call__(self, study: Study, record: TrialRecord) -> None:
-        """Log one finished trial as a child run of the study's parent run."""
+        """Log one finished trial as a child run of the study's parent run (created with the first trial)."""
         with self._lock:
             self._guarded(self._log, study, record)
 
@@ -416,17 +419,19 @@ class MLflowCallback:
         parent.summary.add(record)
 
     def on_run_end(self, study: Study) -> None:
-        """End the study's parent run (``FINISHED``, with the best value) as ``optimize`` returns."""
+        """``optimize`` is over: end the study's parent run (``FINISHED``, with the best value).  After a request
+        that failed with ``on_error="raise"`` the server is not asked again (the run is ending with that error);
+        the parent run is left running and ``close()`` tries again."""
         with self._lock:
             parent = self._parent_of(study)
-            if parent is not None and parent.open:
+            if parent is not None and parent.open and not self._broken:
                 self._guarded(self._end, parent)
 
     def _end(self, parent: _Parent) -> None:
-        parent.open = False
         end = _now_ms()
         parent.summary.log(self._client, parent.run_id, end)
         _set_status(self._client, parent.run_id, "FINISHED", end)
+        parent.open = False
 
     def close(self) -> None:
         """End every parent run still open (``FINISHED``, with its best value); safe to call twice."""
