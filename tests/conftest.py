@@ -43,8 +43,8 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-# A real PostgreSQL server (session-scoped) and a fresh database URL per test: tests/fixtures/postgres.py
-from .fixtures.postgres import postgres_server, postgres_url  # noqa: E402, F401
-
 # A real MLflow tracking server (session-scoped, SQLite backend store): tests/fixtures/mlflow_server.py
 from .fixtures.mlflow_server import mlflow_server, mlflow_uri  # noqa: E402, F401
+
+# A real PostgreSQL server (session-scoped) and a fresh database URL per test: tests/fixtures/postgres.py
+from .fixtures.postgres import postgres_server, postgres_url  # noqa: E402, F401
