@@ -67,13 +67,15 @@ def run(backend: str, callbacks: list, **options):
                            enqueue=KNOWN, callbacks=callbacks, **options)
 
 
-@pytest.fixture(scope="module", params=["optuna", "hyperopt", pytest.param("ray", marks=pytest.mark.ray)])
+@pytest.fixture(scope="module", params=["optuna", "hyperopt", "optuna+background",
+                                        pytest.param("ray", marks=pytest.mark.ray)])
 def logged(request, mlflow_uri):
     """A study of each backend logged live by the callback: (backend, result, experiment)."""
-    backend = request.param
+    backend, _, mode = request.param.partition("+")
     pytest.importorskip({"optuna": "optuna", "hyperopt": "hyperopt", "ray": "ray.tune"}[backend])
-    experiment = f"live-{backend}"
-    callback = MLflowCallback(mlflow_uri, experiment=experiment, tags={"team": "tests"})
+    experiment = f"live-{request.param}"
+    callback = MLflowCallback(mlflow_uri, experiment=experiment, tags={"team": "tests"},
+                              background=mode == "background")
     result = run(backend, [callback])
     assert callback.parent_run_id is not None
     return backend, result, experiment
@@ -138,9 +140,9 @@ def test_each_trial_run_holds_params_value_metrics_steps_state_and_times(logged,
 
 
 def test_to_mlflow_logs_the_same_content_as_the_callback(logged, mlflow_uri):
-    backend, result, experiment = logged
-    parent_id = result.to_mlflow(mlflow_uri, experiment=f"after-{backend}", tags={"team": "tests"})
-    parents, children = runs_of(mlflow_uri, f"after-{backend}")
+    _, result, experiment = logged
+    parent_id = result.to_mlflow(mlflow_uri, experiment=f"after-{experiment}", tags={"team": "tests"})
+    parents, children = runs_of(mlflow_uri, f"after-{experiment}")
     assert [p.info.run_id for p in parents] == [parent_id]
     assert parents[0].data.metrics["best_value"] == pytest.approx(result.best_value)
     live = by_number(runs_of(mlflow_uri, experiment)[1])
@@ -202,6 +204,13 @@ def test_a_dead_server_ends_the_run_with_its_error_and_loses_no_trial(monkeypatc
     with pytest.warns(RuntimeWarning, match="logging to .* failed"):
         result = study.optimize(lambda p: p["x"], n_trials=3, callbacks=[MLflowCallback(dead, on_error="warn")])
     assert len(result.records) == 3 and result.stop_reason == "n_trials"
+
+    # logging in the background: the error comes with a later trial or as optimize ends; nothing lost either
+    with pytest.raises(MlflowException, match="Connection refused|Max retries") as raised:
+        study.optimize(lambda p: p["x"], n_trials=10, callbacks=[MLflowCallback(dead, background=True)])
+    assert 4 <= len(study.records) <= 10
+    assert len(raised.value.result.records) == len(study.records)
+    assert len(ut.load(str(tmp_path / "runs.db"), "dead-server").records) == len(study.records)
 
 
 def test_keys_mlflow_would_refuse_are_made_valid(mlflow_uri):

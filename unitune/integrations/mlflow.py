@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import queue
 import re
 import threading
 import warnings
@@ -333,13 +334,18 @@ class MLflowCallback:
         on_error: ``"raise"`` (default): a failed request raises, which ends the run as any callback that
             raises does (every finished trial kept; ``optimize`` raises that error).  ``"warn"``: warn and go
             on (that trial is missing from MLflow, or partly logged).
+        background: log from a thread of this callback, so a trial waits for no request (the next trial
+            starts at once; trials are logged in order and ``optimize`` returns once all are).  A failed
+            request is then raised by the next call (the next finished trial, or the end of ``optimize``),
+            and the trials queued after it are not logged.
 
     ``close()`` ends every parent run still open (``with MLflowCallback(...) as cb:`` calls it); ``parent_run_id``
     is the last parent run's id.
     """
 
     def __init__(self, tracking_uri: str | None = None, experiment: str = "unitune", run_name: str | None = None,
-                 tags: Mapping[str, Any] | None = None, *, on_error: Literal["raise", "warn"] = "raise") -> None:
+                 tags: Mapping[str, Any] | None = None, *, on_error: Literal["raise", "warn"] = "raise",
+                 background: bool = False) -> None:
         if on_error not in ("raise", "warn"):
             raise ValueError(f"MLflowCallback: on_error must be 'raise' or 'warn', got {on_error!r}")
         _import_mlflow()  # a missing MLflow is an error here, before any trial runs
@@ -351,6 +357,11 @@ class MLflowCallback:
         self._experiment_id: str | None = None
         self._parents: list[_Parent] = []
         self._broken = False  # a request failed during this optimize call (on_error="raise")
+        self.background = bool(background)
+        self._queue: queue.Queue[tuple[Any, TrialRecord] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._pending: Exception | None = None  # the background thread's error, raised by the next call
+        self._dropping = False  # after that error, the background thread drops the queued trials
 
     def __repr__(self) -> str:
         return f"MLflowCallback({self.tracking_uri!r}, experiment={self.experiment!r})"
@@ -404,13 +415,55 @@ class MLflowCallback:
 
     def on_run_start(self, study: Study) -> None:
         """``optimize`` is starting: the study's parent run is created (or reopened) with its first trial."""
+        self.flush()
         with self._lock:
-            self._broken = False
+            self._broken = self._dropping = False
+            self._pending = None
 
     def __call__(self, study: Study, record: TrialRecord) -> None:
-        """Log one finished trial as a child run of the study's parent run (created with the first trial)."""
-        with self._lock:
-            self._guarded(self._log, study, record)
+        """Log one finished trial as a child run of the study's parent run (created with the first trial);
+        with ``background=True``, queue it for the logging thread (raising its error, if it had one)."""
+        if not self.background:
+            with self._lock:
+                self._guarded(self._log, study, record)
+            return
+        self._raise_pending()
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="unitune-mlflow", daemon=True)
+            self._worker.start()
+        self._queue.put((study, record))
+
+    def _raise_pending(self) -> None:
+        error, self._pending = self._pending, None
+        if error is not None:
+            self._broken = True
+            raise error
+
+    def _work(self) -> None:
+        """The background thread: log the queued trials in order (``None`` ends it)."""
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if self._dropping:
+                    continue
+                with self._lock:
+                    try:
+                        self._log(*item)
+                    except Exception as exc:
+                        if self.on_error == "raise":
+                            self._pending, self._dropping = exc, True
+                        else:
+                            warnings.warn(f"MLflowCallback: logging to {self.tracking_uri or 'MLflow'} failed: "
+                                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=1)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until the background thread has logged every queued trial (at once without ``background``)."""
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.join()
 
     def _log(self, study: Study, record: TrialRecord) -> None:
         parent = self._open_parent(study)
@@ -422,6 +475,8 @@ class MLflowCallback:
         """``optimize`` is over: end the study's parent run (``FINISHED``, with the best value).  After a request
         that failed with ``on_error="raise"`` the server is not asked again (the run is ending with that error);
         the parent run is left running and ``close()`` tries again."""
+        self.flush()
+        self._raise_pending()
         with self._lock:
             parent = self._parent_of(study)
             if parent is not None and parent.open and not self._broken:
@@ -434,7 +489,14 @@ class MLflowCallback:
         parent.open = False
 
     def close(self) -> None:
-        """End every parent run still open (``FINISHED``, with its best value); safe to call twice."""
+        """Log what is still queued, stop the background thread and end every parent run still open
+        (``FINISHED``, with its best value); safe to call twice."""
+        self.flush()
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.put(None)
+            self._worker.join()
+        self._worker = None
+        self._raise_pending()
         with self._lock:
             for parent in self._parents:
                 if parent.open:
