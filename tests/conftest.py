@@ -26,6 +26,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# Nor MLflow send usage telemetry (tests/test_mlflow.py's client; its server gets the same).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
