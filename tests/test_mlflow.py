@@ -220,3 +220,33 @@ def test_keys_mlflow_would_refuse_are_made_valid(mlflow_uri):
     _, children = runs_of(mlflow_uri, "odd keys")
     assert set(children[0].data.params) == {"a_b", "w_x_"}
     assert math.isclose(float(children[0].data.params["a_b"]), result.records[0].params["a:b"])
+
+
+def test_a_users_active_run_is_left_alone(mlflow_uri):
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_uri)
+    try:
+        mlflow.set_experiment("user's own")
+        with mlflow.start_run() as mine:
+            callback = MLflowCallback(mlflow_uri, experiment="beside the user's run")
+            ut.minimize(lambda p: p["x"], {"x": ut.uniform(0.0, 1.0)}, backend="optuna", n_trials=2, seed=0,
+                        callbacks=[callback])
+            assert mlflow.active_run().info.run_id == mine.info.run_id
+    finally:
+        mlflow.set_tracking_uri(previous)
+    parents, children = runs_of(mlflow_uri, "beside the user's run")
+    assert len(children) == 2 and [p.info.run_id for p in parents] == [callback.parent_run_id]
+    assert client(mlflow_uri).get_run(mine.info.run_id).data.metrics == {}  # nothing logged into it
+
+
+def test_without_mlflow_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow now raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "unitune\[mlflow\]"'):
+        MLflowCallback()
+    result = ut.minimize(lambda p: p["x"], {"x": ut.uniform(0.0, 1.0)}, backend="optuna", n_trials=1, seed=0)
+    with pytest.raises(ImportError, match=r'pip install "unitune\[mlflow\]"'):
+        result.to_mlflow("http://127.0.0.1:1")
