@@ -33,8 +33,8 @@ all; ``MLFLOW_HTTP_REQUEST_TIMEOUT`` per request).  A request that still fails r
 that ends the run like any callback that raises — no new trial starts, the running ones finish and are
 kept (in the store and in the exception's ``.result``) — unless ``on_error="warn"``, which warns and goes on.
 
-Each trial costs three requests (create its run, log it, end it), ~30 ms each against a local server with a
-SQLite store on a 2-core machine (``python -m benchmarks.mlflow_cost``).  ``MLflowCallback(background=True)``
+Each trial costs three requests (create its run, log it, end it), ~70 ms in all against a local server with
+a SQLite store on a 2-core machine (``python -m benchmarks.mlflow_cost``).  ``MLflowCallback(background=True)``
 makes them in a thread of the callback, so the next trial does not wait for them.
 """
 
