@@ -26,6 +26,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# Nor MLflow send usage telemetry (tests/test_mlflow.py's client; its server gets the same).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -42,6 +44,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
+
+# A real MLflow tracking server (session-scoped, SQLite backend store): tests/fixtures/mlflow_server.py
+from .fixtures.mlflow_server import mlflow_server, mlflow_uri  # noqa: E402, F401
 
 # A real PostgreSQL server (session-scoped) and a fresh database URL per test: tests/fixtures/postgres.py
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: E402, F401

@@ -4,7 +4,9 @@ A callback is any ``f(study, record)``, called in the driver after each finished
 a callback that calls ``study.stop(reason)`` once its condition holds: no new trial starts, the running
 ones finish and are kept, and ``result.stop_reason`` says which rule ended the run and why.  Objects
 with an ``on_run_start(study)`` method are told when each ``optimize`` call starts (a rule counts from
-there), so one rule object can be reused across runs.
+there), so one rule object can be reused across runs; an ``on_run_end(study)`` method is called when the
+``optimize`` call is over, however it ended (``unitune.integrations.mlflow.MLflowCallback`` ends its parent
+run there).
 """
 
 from __future__ import annotations

@@ -200,3 +200,11 @@ class Result:
         from .integrations.tensorboard import to_tensorboard
 
         return to_tensorboard(self, logdir, **options)
+
+    def to_mlflow(self, tracking_uri: str | None = None, experiment: str = "unitune", run_name: str | None = None,
+                  tags: dict[str, Any] | None = None) -> str:
+        """Log this run to MLflow: a parent run with one child run per trial; returns the parent run's id
+        (``unitune.integrations.mlflow``)."""
+        from .integrations.mlflow import to_mlflow
+
+        return to_mlflow(self, tracking_uri, experiment=experiment, run_name=run_name, tags=tags)

@@ -426,6 +426,18 @@ class Study:
                 self._callback_error = exc
                 self.stop(f"callback error: {type(exc).__name__}: {exc}")
 
+    def _run_end(self, callbacks: list[Callable[[Study, TrialRecord], Any]]) -> None:
+        """Tell callbacks with an ``on_run_end(study)`` method that this optimize call is over (whatever ended
+        it); the first one that raises, when no callback raised before, makes ``optimize`` raise its error."""
+        for callback in callbacks:
+            end = getattr(callback, "on_run_end", None)
+            if callable(end):
+                try:
+                    end(self)
+                except Exception as exc:
+                    if self._callback_error is None:
+                        self._callback_error = exc
+
     # -- ask / tell ----------------------------------------------------------------------------------------
     _distinct: Distinct | None = None  # built on the first ask: keeps pending suggestions distinct points
 
@@ -619,7 +631,9 @@ class Study:
         run after the running trials; ``unitune.callbacks`` has ready-made stop rules (``TargetReached``,
         ``NoImprovement``, ``WallTime``) and ``unitune.integrations.mlflow`` logs to a tracking server.  A
         callback that raises ends the run the same way and ``optimize`` raises its exception, with every
-        finished trial kept (in the store, and in the exception's ``.result``).
+        finished trial kept (in the store, and in the exception's ``.result``).  A callback object's
+        ``on_run_start(study)`` and ``on_run_end(study)`` methods, if it has them, are called as this call
+        starts and when it is over, however it ended.
 
         Returns every trial of the study so far (earlier ``optimize`` calls and told trials included).
         """
@@ -679,6 +693,7 @@ class Study:
             around.__exit__(None, None, None)
             bar.close()
             self._callbacks = []
+            self._run_end(callbacks)
         if self._stop_requested is not None and not state.interrupted:
             state.stop_reason = self._stop_requested
         self._end(state)

@@ -1,5 +1,5 @@
-"""Ways to look at a ``Result`` with other tools: Optuna's study (visualization, optuna-dashboard) and
-TensorBoard's HParams dashboard.  Each module imports its library lazily, on first use."""
+"""Ways to look at a ``Result`` with other tools: Optuna's study (visualization, optuna-dashboard),
+TensorBoard's HParams dashboard and MLflow tracking.  Each module imports its library lazily, on first use."""
 
 from __future__ import annotations
 
