@@ -250,3 +250,20 @@ def test_without_mlflow_the_error_names_the_extra(monkeypatch):
     result = ut.minimize(lambda p: p["x"], {"x": ut.uniform(0.0, 1.0)}, backend="optuna", n_trials=1, seed=0)
     with pytest.raises(ImportError, match=r'pip install "unitune\[mlflow\]"'):
         result.to_mlflow("http://127.0.0.1:1")
+
+
+def test_several_objectives_log_every_value_and_the_pareto_front(mlflow_uri):
+    callback = MLflowCallback(mlflow_uri, experiment="several-objectives")
+    result = ut.optimize(lambda p: (p["x"] ** 2, (p["x"] - 1) ** 2), {"x": ut.uniform(-1.0, 2.0)}, backend="optuna",
+                         algorithm="nsga2", directions=["minimize", "minimize"], metrics=["a", "b"], n_trials=6,
+                         seed=0, callbacks=[callback])
+    parents, children = runs_of(mlflow_uri, "several-objectives")
+    assert len(parents) == 1 and len(children) == 6
+    for number, child in by_number(children).items():
+        record = next(r for r in result.records if r.number == number)
+        assert child.data.metrics["metrics.a"] == pytest.approx(record.metrics["a"])
+        assert child.data.metrics["metrics.b"] == pytest.approx(record.metrics["b"])
+    front = sorted(r.number for r in result.best_trials)
+    assert parents[0].data.metrics["pareto_trials"] == len(front)
+    assert parents[0].data.tags["unitune.pareto"] == ",".join(map(str, front))
+    assert "best_value" not in parents[0].data.metrics

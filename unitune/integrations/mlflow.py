@@ -11,7 +11,8 @@ What is logged, in experiment ``experiment`` (created when missing):
 - a **parent run** per study, tagged ``unitune.backend``, ``unitune.algorithm``, ``unitune.direction``,
   ``unitune.seed``, ``unitune.metric`` and ``unitune.study`` (the study's name, when it has one), plus
   ``tags``; when it ends, the metrics ``best_value`` and ``trials.complete``/``trials.pruned``/
-  ``trials.failed`` and the tag ``unitune.best_trial``;
+  ``trials.failed`` and the tag ``unitune.best_trial`` (several objectives: the metric ``pareto_trials``
+  and the tag ``unitune.pareto``, the numbers of the trials on the Pareto front, instead);
 - a **child run** per trial (``mlflow.parentRunId`` = the parent, named ``trial-0007``) with the trial's
   flat params (``model.svm.C``; MLflow params are strings: a string as is, a number as its ``repr``,
   anything else as a readable ``repr``, cut at MLflow's 6000 characters), the metric ``value`` (left out
@@ -54,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _readable
 
 if TYPE_CHECKING:
+    from ..objectives import Objectives
     from ..records import TrialRecord
     from ..results import Result
     from ..study import Study
@@ -246,22 +248,34 @@ def _parent_tags(*, backend: str, algorithm: str, direction: str, seed: int | No
 
 
 class _Summary:
-    """The best trial and the state counts of what a parent run holds."""
+    """The best trial (several objectives: the Pareto front) and the state counts of what a parent run holds."""
 
-    def __init__(self, direction: str) -> None:
+    def __init__(self, direction: str, objectives: Objectives | None = None) -> None:
         self.sign = 1.0 if direction == "minimize" else -1.0
+        self.objectives = objectives
+        self.several = objectives is not None and objectives.several
+        self.records: list[TrialRecord] = []  # (several objectives: the front is over them all)
         self.best: TrialRecord | None = None
         self.counts = dict.fromkeys(STATUS, 0)
 
     def add(self, record: TrialRecord) -> None:
         self.counts[record.state] = self.counts.get(record.state, 0) + 1
-        if record.ok and (self.best is None or self.sign * (record.value - self.best.value) < 0):
+        if self.several:
+            self.records.append(record)
+            return
+        feasible = self.objectives is None or self.objectives.feasible(record)  # (with constraints=)
+        if record.ok and feasible and (self.best is None or self.sign * (record.value - self.best.value) < 0):
             self.best = record
 
     def log(self, client: Any, run_id: str, end_ms: int) -> None:
         metrics = [(f"trials.{state}", float(n), end_ms, 0) for state, n in self.counts.items()]
         tags = {}
-        if self.best is not None:
+        if self.several:
+            assert self.objectives is not None
+            front = [r.number for r, on in zip(self.records, self.objectives.pareto(self.records), strict=True) if on]
+            metrics.append(("pareto_trials", float(len(front)), end_ms, 0))
+            tags["unitune.pareto"] = ",".join(map(str, sorted(front)))[:_MAX_TAG_LENGTH]
+        elif self.best is not None:
             metrics.append(("best_value", float(self.best.value), end_ms, 0))
             tags["unitune.best_trial"] = str(self.best.number)
         _log_batch(client, run_id, metrics=metrics, tags=tags)
@@ -299,7 +313,7 @@ def to_mlflow(result: Result, tracking_uri: str | None = None, experiment: str =
     parent = client.create_run(experiment_id, start_time=start, tags=parent_tags,
                                run_name=run_name or _default_name(result.backend, result.algorithm, None))
     parent_id = parent.info.run_id
-    summary = _Summary(result.direction)
+    summary = _Summary(result.direction, result.objectives)
     for record in records:
         log_trial(client, experiment_id, parent_id,
                   record_entities(record, backend=result.backend, algorithm=result.algorithm, tags=tags))
@@ -413,7 +427,8 @@ class MLflowCallback:
                             seed=study.seed, metric=study.spec.metric, study_name=name, tags=self.tags)
         run = client.create_run(self._experiment_id, start_time=_now_ms(), tags=tags,
                                 run_name=self.run_name or _default_name(study.backend, study.algorithm, name))
-        parent = _Parent(run.info.run_id, self._experiment_id, _Summary(study.direction), weakref.ref(study))
+        parent = _Parent(run.info.run_id, self._experiment_id, _Summary(study.direction, study.objectives),
+                          weakref.ref(study))
         self._parents.append(parent)
         return parent
 
