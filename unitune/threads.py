@@ -14,7 +14,8 @@ Opt-out or override with the environment variable ``UNITUNE_THREADS``:
 
 The thread count is half of it: BLAS libraries also pick their kernels by CPU when they load
 (OpenBLAS runs its SkylakeX kernels on an AVX-512 Intel CPU and its Haswell ones on an AMD EPYC; MKL
-dispatches likewise), and a GP's trajectory differs between those from the last bits on.
+and numpy's own loops dispatch likewise), and a GP's trajectory differs between those from the last
+bits on.
 :func:`use_portable_kernels`, called before numpy and torch load, makes every x86-64 CPU with AVX2
 run the same kernels; ``python -m benchmarks`` and the test suite call it.
 """
@@ -120,7 +121,22 @@ def limited_for(backend_name: str, algorithm: str, n: int | None = None) -> cont
 # -- the same BLAS kernels on every x86-64 CPU ------------------------------------------------------------
 # OpenBLAS's Haswell kernels (AVX2 + FMA) and MKL's conditional-numerical-reproducibility mode for AVX2:
 # what every x86-64 CPU of the last decade runs, and the same code path (so the same sums) on all of them.
-PORTABLE_KERNELS: dict[str, str] = {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2"}
+# numpy's own loops (exp, log, sum, ...) dispatch likewise: on an AVX-512 CPU they run their AVX-512
+# versions, whose results differ in the last bits; NPY_DISABLE_CPU_FEATURES keeps them to AVX2 too.
+def _numpy_avx512_features() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("numpy").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return "X86_V4 AVX512_ICL AVX512_SPR"
+    if (major, minor) >= (2, 4):  # numpy 2.4 groups the x86 features by x86-64 level
+        return "X86_V4 AVX512_ICL AVX512_SPR"
+    return "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
+
+
+PORTABLE_KERNELS: dict[str, str] = {"OPENBLAS_CORETYPE": "Haswell", "MKL_CBWR": "AVX2",
+                                    "NPY_DISABLE_CPU_FEATURES": _numpy_avx512_features()}
 
 
 def _cpu_runs_portable_kernels() -> bool:
@@ -136,7 +152,8 @@ def _cpu_runs_portable_kernels() -> bool:
 def use_portable_kernels() -> dict[str, str]:
     """Make OpenBLAS and MKL run the same kernels on every x86-64 CPU with AVX2; returns what it set.
 
-    Sets ``OPENBLAS_CORETYPE=Haswell`` and ``MKL_CBWR=AVX2`` in this process's environment (each only
+    Sets ``OPENBLAS_CORETYPE=Haswell``, ``MKL_CBWR=AVX2`` and ``NPY_DISABLE_CPU_FEATURES`` (numpy's
+    AVX-512 loops) in this process's environment (each only
     when unset, so a user's own choice stands; inherited by worker processes). The libraries read
     them when they load, so call this before numpy, scipy or torch are imported (first thing in a
     script); after that it sets nothing and warns. On other CPUs (ARM, x86 without AVX2) it sets
