@@ -182,4 +182,13 @@ def blas_kernels() -> str:
                                                   info.get("architecture")) if x))
     if os.environ.get("MKL_CBWR"):
         seen.append(f"MKL_CBWR={os.environ['MKL_CBWR']}")
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # the highest SIMD level numpy's own loops run here
+        try:
+            from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+        except ImportError:
+            pass
+        else:
+            used = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+            seen.append(f"numpy loops {used[-1] if used else 'baseline'}")
     return ", ".join(dict.fromkeys(seen)) or "none loaded"
