@@ -53,6 +53,16 @@ def zdt2(p: dict) -> tuple[float, float]:
     return f1, g * (1.0 - (f1 / g) ** 2)
 
 
+def zdt1_front(f1: np.ndarray) -> np.ndarray:
+    """ZDT1's Pareto front: f2 = 1 - sqrt(f1) for f1 in [0, 1]."""
+    return 1.0 - np.sqrt(f1)
+
+
+def zdt2_front(f1: np.ndarray) -> np.ndarray:
+    """ZDT2's Pareto front: f2 = 1 - f1^2 for f1 in [0, 1]."""
+    return 1.0 - np.asarray(f1) ** 2
+
+
 RF_SPACE = {
     "n_estimators": ut.integer(1, 16, log=True),
     "max_depth": ut.integer(1, 10),
