@@ -239,10 +239,14 @@ def summarize(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def summarize_runs(runs: pd.DataFrame, optima: dict[str, float | None] | None = None,
-                   native: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                   native: pd.DataFrame | None = None, rank_optimizers: list[str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """``summarize`` from one row per run (``per_run``'s columns ``problem``, ``optimizer``, ``seed``, ``trials``,
     ``failed``, ``pruned``, ``best``: lower is better, ``objective_s``, ``optimizer_s``), with the known optima
-    (``reference_points``).  The multi-objective summary passes the negated hypervolume as ``best``."""
+    (``reference_points``).  The multi-objective summary passes the negated hypervolume as ``best``.
+    ``rank_optimizers``: only these take part in the overall rank test (default: all; the test uses only
+    blocks in which each of them has a run, so one optimizer run on fewer problems or seeds is left out
+    of it rather than emptying it)."""
     runs = runs.copy()
     refs = reference_points(runs, optima)
     runs["score"] = [clippedscore_text(r.best, refs.loc[r.problem, "random_median"], refs.loc[r.problem, "optimum"])
@@ -270,7 +274,7 @@ def summarize_runs(runs: pd.DataFrame, optima: dict[str, float | None] | None = 
             "failed": int(group["failed"].sum()), "pruned": int(group["pruned"].sum()),
         })
     table = pd.DataFrame(rows)
-    ranks = rank_test(runs)
+    ranks = rank_test(runs if rank_optimizers is None else runs[runs["optimizer"].isin(rank_optimizers)])
     overall_rows = []
     for optimizer, group in table.groupby("optimizer", sort=False):
         mine = runs[runs["optimizer"] == optimizer]
