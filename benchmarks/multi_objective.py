@@ -210,6 +210,8 @@ def summarize(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                       "hv_gap": known - group["hypervolume"].mean() if known is not None else math.nan,
                       "pareto_points": group["pareto_points"].mean()})
     table = table.merge(pd.DataFrame(extra), on=["problem", "optimizer"], how="left", validate="one_to_one")
+    order = {name: i for i, name in enumerate(dict.fromkeys(runs["problem"]))}  # a problem's rows together
+    table = table.sort_values("problem", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
     stats["runs"] = runs
     return table, overall, stats
 
@@ -435,7 +437,10 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> int:
               "threads": os.environ.get("UNITUNE_THREADS", "1"), "versions": versions(),
               "started": datetime.now(UTC).isoformat(timespec="seconds")}
     (out / "config.json").write_text(json.dumps(config, indent=1))
-    print(f"{len(names)} problems × {len(entries)} optimizers × {len(seeds)} seeds, {args.jobs} worker(s) -> {out}")
+    print(f"{len(names)} problems × {len(entries)} optimizers × {len(seeds)} seeds: {len(tasks)} runs, "
+          f"{args.jobs} worker(s) -> {out}")
+    for note in notes:
+        print(f"note: {note}")
     if not args.resume and (out / "parts").exists():
         for stale in (out / "parts").glob("*.pkl"):
             stale.unlink()
