@@ -77,16 +77,16 @@ def reference_points(runs: pd.DataFrame, optima: dict[str, float | None] | None 
     return pd.DataFrame(rows).set_index("problem")
 
 
-def normalizedscore_text(best: float, random_median: float, optimum: float) -> float:
+def normalized_score(best: float, random_median: float, optimum: float) -> float:
     """100 * (R - best) / (R - optimum), unclipped; NaN when R is unknown or equals the optimum."""
     if math.isnan(best) or math.isnan(random_median) or random_median == optimum:
         return math.nan
     return 100.0 * (random_median - best) / (random_median - optimum)
 
 
-def clippedscore_text(best: float, random_median: float, optimum: float) -> float:
+def clipped_score(best: float, random_median: float, optimum: float) -> float:
     """The normalized score clipped to [-100, 100] (bayesmark clips the normalized value to [-1, 1])."""
-    score = normalizedscore_text(best, random_median, optimum)
+    score = normalized_score(best, random_median, optimum)
     return score if math.isnan(score) else min(max(score, -100.0), 100.0)
 
 
@@ -249,7 +249,7 @@ def summarize_runs(runs: pd.DataFrame, optima: dict[str, float | None] | None = 
     of it rather than emptying it)."""
     runs = runs.copy()
     refs = reference_points(runs, optima)
-    runs["score"] = [clippedscore_text(r.best, refs.loc[r.problem, "random_median"], refs.loc[r.problem, "optimum"])
+    runs["score"] = [clipped_score(r.best, refs.loc[r.problem, "random_median"], refs.loc[r.problem, "optimum"])
                      for r in runs.itertuples()]
     runs["regret"] = [r.best - refs.loc[r.problem, "optimum"] if refs.loc[r.problem, "optimum_known"] else math.nan
                       for r in runs.itertuples()]
