@@ -22,7 +22,7 @@ import pandas as pd
 import unitune as ut
 from unitune.threads import limited_for
 
-from .problems import MULTI_OBJECTIVE_PROBLEMS, PROBLEMS
+from .problems import MULTI_OBJECTIVE_PROBLEMS, PROBLEMS, MultiObjectiveProblem, Problem
 
 # Every backend's main algorithms (--full); a bare backend name in quick mode means default + random.
 FULL_ALGORITHMS: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ class Task:
         return len(self.seeds) * self.n_trials * (per_trial + objective) * (2 if self.native else 1)
 
 
-def problem_of(name: str):
+def problem_of(name: str) -> Problem | MultiObjectiveProblem:
     """The problem called ``name``: one of ``PROBLEMS`` or of ``MULTI_OBJECTIVE_PROBLEMS``."""
     return PROBLEMS[name] if name in PROBLEMS else MULTI_OBJECTIVE_PROBLEMS[name]
 
