@@ -3,9 +3,10 @@
 Problems: ``MULTI_OBJECTIVE_PROBLEMS`` (ZDT1, ZDT2 and a random forest's error against its size, see
 ``benchmarks/problems/multi_objective.py``).  Optimizers: every installed backend that declares the
 ``multi_objective`` feature, with each of its algorithms that accepts the problems with several objectives
-(a ``ut.Study`` is built to ask; Optuna's CMA-ES and grid refuse); Optuna's GP only with ``--full`` (0.1–1 s
-per trial with two objectives).  Optuna's QMC runs scrambled (``scramble=True``): the unscrambled Sobol
-sequence ignores the seed and starts at the origin, which is on ZDT's Pareto set.
+(a ``ut.Study`` is built to ask; Optuna's CMA-ES and grid refuse); Optuna's GP only with ``--full`` (with two
+objectives 0.3 s per trial over a run's first 50 trials, 0.7 s over the next 50, on the 2-core VM).
+Optuna's QMC runs scrambled (``scramble=True``): the unscrambled Sobol sequence ignores the seed and
+starts at the origin, which is on ZDT's Pareto set.
 
 Per run, the hypervolume of its feasible Pareto front (the table's ``pareto`` rows) with respect to the
 problem's fixed reference point, computed by Optuna's WFG implementation; per trial, the hypervolume of
@@ -43,7 +44,7 @@ from .summary import bootstrap_ci, fmt, overall_lines, score_text, separation_te
 
 QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
-FULL_ONLY_ALGORITHMS = frozenset({"gp"})  # Optuna's GP with two objectives: 0.1–1 s per trial
+FULL_ONLY_ALGORITHMS = frozenset({"gp"})  # Optuna's GP with two objectives: 0.3–0.7 s per trial at 50–100 trials
 # Quick mode: Ray (0.1 s per trial on an idle machine, up to 1 s on a busy one, plus ~7 s to start) runs the
 # synthetic problems with the first seeds only; it is then left out of the overall rank test.
 QUICK_LIMITED = {"ray": {"kinds": ("synthetic",), "seeds": 2}}
@@ -262,7 +263,7 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, stats: dict, header: st
             "random search on ZDT; optimizers of similar strength, and random searches among themselves, share "
             "letters. On `rf_digits` the fronts differ in the 3rd or 4th digit of the hypervolume (most of the box "
             "is dominated by any run's smallest and most accurate forests), so its score intervals are wide. Use "
-            "`--full` (10 seeds, longer runs, Optuna's GP) for a ranking.", ""]
+            "`--full` (10 seeds, longer runs on `rf_digits`, Optuna's GP, Ray everywhere) for a ranking.", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -87,14 +87,14 @@ MULTI_OBJECTIVE_PROBLEMS: dict[str, MultiObjectiveProblem] = {
     for p in [
         MultiObjectiveProblem("zdt1", multi_objective.ZDT_SPACE, multi_objective.zdt1, ("f1", "f2"), _MINMIN,
                               multi_objective.ZDT_REFERENCE, (0.0, 0.0), multi_objective.ZDT1_BEST_HYPERVOLUME,
-                              200, 400, "synthetic", "ZDT1, 6 variables in [0, 1], convex front",
+                              200, 200, "synthetic", "ZDT1, 6 variables in [0, 1], convex front",
                               multi_objective.zdt1_front),
         MultiObjectiveProblem("zdt2", multi_objective.ZDT_SPACE, multi_objective.zdt2, ("f1", "f2"), _MINMIN,
                               multi_objective.ZDT_REFERENCE, (0.0, 0.0), multi_objective.ZDT2_BEST_HYPERVOLUME,
-                              200, 400, "synthetic", "ZDT2, 6 variables in [0, 1], concave front",
+                              200, 200, "synthetic", "ZDT2, 6 variables in [0, 1], concave front",
                               multi_objective.zdt2_front),
         MultiObjectiveProblem("rf_digits", multi_objective.RF_SPACE, multi_objective.rf_digits,
                               ("error", "log10_nodes"), _MINMIN, multi_objective.RF_REFERENCE, (0.0, 0.0), None,
-                              60, 150, "real", "random forest on 600 digits: 3-fold CV error vs log10(tree nodes)"),
+                              60, 100, "real", "random forest on 600 digits: 3-fold CV error vs log10(tree nodes)"),
     ]
 }
