@@ -5,8 +5,8 @@ Problems: ``MULTI_OBJECTIVE_PROBLEMS`` (ZDT1, ZDT2 and a random forest's error a
 ``multi_objective`` feature, with each of its algorithms that accepts the problems with several objectives
 (a ``ut.Study`` is built to ask; Optuna's CMA-ES and grid refuse); Optuna's GP only with ``--full`` (with two
 objectives 0.3 s per trial over a run's first 50 trials, 0.7 s over the next 50, on the 2-core VM).
-Optuna's QMC runs scrambled (``scramble=True``): the unscrambled Sobol sequence ignores the seed and
-starts at the origin, which is on ZDT's Pareto set.
+Optuna's QMC runs scrambled (``scramble=True``): unscrambled, every seed gets the same Sobol points (only
+the first trial, drawn at random, differs), and the first of them is the origin, on ZDT's Pareto set.
 
 Per run, the hypervolume of its feasible Pareto front (the table's ``pareto`` rows) with respect to the
 problem's fixed reference point, computed by Optuna's WFG implementation; per trial, the hypervolume of
