@@ -8,6 +8,8 @@ Quick by default (under 10 minutes on 2 cores): each backend's default algorithm
 results are identical.  Writes trials.csv, summary.md, convergence PNGs and report.html to ``--out``
 (default benchmarks/results/<UTC timestamp>/) and prints the summary.  ``--summarize DIR`` rebuilds
 summary and report from a finished (or stopped: ``DIR/parts``) run without running anything.
+``--multi-objective``: the optimizers that take several objectives on ZDT1, ZDT2 and a random forest's error
+vs. size, compared by hypervolume (``benchmarks/multi_objective.py``; same options, its own output files).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .problems import PROBLEMS
+from .problems import MULTI_OBJECTIVE_PROBLEMS, PROBLEMS
 from .report import convergence_plots, html_report
 from .runner import execute, parse_entries, plan
 from .summary import markdown, per_run, reference_points, summarize
@@ -43,7 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true",
                         help="main algorithms, bigger budgets, 10 seeds (synthetic problems + svm_digits)")
-    parser.add_argument("--problems", nargs="+", choices=list(PROBLEMS), help="problems to run (default: all)")
+    parser.add_argument("--problems", nargs="+", choices=[*PROBLEMS, *MULTI_OBJECTIVE_PROBLEMS],
+                        help="problems to run (default: all of the mode's)")
     parser.add_argument("--backends", nargs="+", metavar="NAME[:ALGORITHM]",
                         help="backends, optionally with an algorithm (a bare name: its default + random search, "
                              "or its main algorithms with --full)")
@@ -57,6 +60,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--summarize", type=Path, metavar="DIR",
                         help="only rebuild summary.md, plots and report.html from DIR (trials.csv or parts/)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--multi-objective", action="store_true",
+                        help=f"the multi-objective benchmark ({', '.join(MULTI_OBJECTIVE_PROBLEMS)}; hypervolume) "
+                             "with every optimizer that takes several objectives")
     return parser.parse_args(argv)
 
 
@@ -110,6 +116,13 @@ def load_trials(folder: Path) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.multi_objective:
+        from .multi_objective import main as multi_objective_main
+
+        return multi_objective_main(args, argv)
+    wrong = [name for name in args.problems or () if name not in PROBLEMS]
+    if wrong:
+        raise SystemExit(f"{', '.join(wrong)}: multi-objective problem(s), run with --multi-objective")
     if args.summarize:
         config_path = args.summarize / "config.json"
         config = json.loads(config_path.read_text()) if config_path.exists() else {}

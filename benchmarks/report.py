@@ -48,29 +48,32 @@ def convergence_plots(trials: pd.DataFrame, refs: pd.DataFrame, out: Path) -> di
 
 
 def html_report(summary_md: str, table: pd.DataFrame, overall: pd.DataFrame, plots: dict[str, Path],
-                config: dict[str, object], out: Path) -> Path:
-    """Write ``report.html``: configuration, both tables and every plot inlined as base64."""
+                config: dict[str, object], out: Path, title: str = "unitune benchmark",
+                filename: str = "report.html", summary_name: str = "summary.md",
+                note: str = "Normalized score: 0 = median of random search, 100 = the optimum (known, or best found "
+                            "by any run).") -> Path:
+    """Write ``out/filename`` (``report.html``): configuration, both tables and every plot inlined as base64."""
     def frame(df: pd.DataFrame) -> str:
         return df.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="t")
 
     images = "\n".join(
-        f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)} convergence' "
+        f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' "
         f"src='data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}'>"
         for name, path in plots.items()
     )
     settings = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in config.items())
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>unitune benchmark</title>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table.t{{border-collapse:collapse;font-size:13px}} table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd}}
 img{{max-width:100%}}</style></head><body>
-<h1>unitune benchmark</h1><ul>{settings}</ul>
-<p>Normalized score: 0 = median of random search, 100 = the optimum (known, or best found by any run).</p>
+<h1>{html.escape(title)}</h1><ul>{settings}</ul>
+<p>{html.escape(note)}</p>
 <h2>Overall</h2>{frame(overall)}
 <h2>Per problem</h2>{frame(table)}
-<h2>Convergence</h2>{images}
-<h2>summary.md</h2><pre>{html.escape(summary_md)}</pre>
+<h2>Plots</h2>{images}
+<h2>{html.escape(summary_name)}</h2><pre>{html.escape(summary_md)}</pre>
 </body></html>"""
-    path = out / "report.html"
+    path = out / filename
     path.write_text(page, encoding="utf-8")
     return path

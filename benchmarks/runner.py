@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 import unitune as ut
 from unitune.threads import limited_for
 
-from .problems import PROBLEMS
+from .problems import MULTI_OBJECTIVE_PROBLEMS, PROBLEMS, MultiObjectiveProblem, Problem
 
 # Every backend's main algorithms (--full); a bare backend name in quick mode means default + random.
 FULL_ALGORITHMS: dict[str, tuple[str, ...]] = {
@@ -40,6 +41,7 @@ class Entry:
 
     backend: str
     algorithm: str
+    options: tuple[tuple[str, Any], ...] = ()  # the algorithm's own options, e.g. (("scramble", True),)
 
     @property
     def label(self) -> str:
@@ -63,8 +65,13 @@ class Task:
     @property
     def cost(self) -> float:
         per_trial = 25.0 if self.entry.backend == "ray" else _COST.get(self.entry.algorithm, 1.0)
-        objective = 30.0 if PROBLEMS[self.problem].kind != "synthetic" else 0.0
+        objective = 30.0 if problem_of(self.problem).kind != "synthetic" else 0.0
         return len(self.seeds) * self.n_trials * (per_trial + objective) * (2 if self.native else 1)
+
+
+def problem_of(name: str) -> Problem | MultiObjectiveProblem:
+    """The problem called ``name``: one of ``PROBLEMS`` or of ``MULTI_OBJECTIVE_PROBLEMS``."""
+    return PROBLEMS[name] if name in PROBLEMS else MULTI_OBJECTIVE_PROBLEMS[name]
 
 
 def available_backends() -> dict[str, type]:
@@ -105,7 +112,7 @@ def parse_entries(specs: Iterable[str] | None, full: bool = False) -> list[Entry
 
 def run_options(problem_name: str, entry: Entry) -> dict:
     """The problem's extra run arguments, keeping a scheduler only where the backend offers it."""
-    options = dict(PROBLEMS[problem_name].run_options)
+    options = dict(problem_of(problem_name).run_options)
     scheduler = options.get("scheduler")
     if scheduler and scheduler not in available_backends()[entry.backend].schedulers:
         print(f"note: {entry.label} has no {scheduler!r} scheduler; {problem_name} runs without early stopping")
@@ -121,7 +128,7 @@ def _warm_up(task: Task) -> None:
     key = (task.problem, task.entry.backend, task.entry.algorithm)
     if key in _WARMED:
         return
-    problem = PROBLEMS[task.problem]
+    problem = problem_of(task.problem)
     ut.minimize(lambda p: 0.0, problem.space, backend=task.entry.backend, algorithm=task.entry.algorithm,
                 n_trials=1, seed=0)
     _WARMED.add(key)
@@ -129,7 +136,7 @@ def _warm_up(task: Task) -> None:
 
 def run_task(task: Task) -> pd.DataFrame:
     """Run every seed of one optimizer on one problem; the unified table plus ``problem`` and ``impl``."""
-    problem = PROBLEMS[task.problem]
+    problem = problem_of(task.problem)
     backend, algorithm = task.entry.backend, task.entry.algorithm
     tables = []
     with warnings.catch_warnings(), limited_for(backend, algorithm):
@@ -137,8 +144,10 @@ def run_task(task: Task) -> pd.DataFrame:
         _warm_up(task)
         for seed in task.seeds:
             started = time.perf_counter()
-            result = ut.minimize(problem.objective, problem.space, backend=backend, algorithm=algorithm,
-                                 n_trials=task.n_trials, seed=seed, **run_options(task.problem, task.entry))
+            # (a multi-objective problem's run options hold its directions and metrics)
+            result = ut.optimize(problem.objective, problem.space, backend=backend, algorithm=algorithm,
+                                 n_trials=task.n_trials, seed=seed, **dict(task.entry.options),
+                                 **run_options(task.problem, task.entry))
             table = result.table.copy()
             table.insert(0, "run_seconds", time.perf_counter() - started)
             table.insert(0, "run", f"{backend}/{result.algorithm}/seed={seed}")

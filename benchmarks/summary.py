@@ -58,12 +58,16 @@ def per_run(trials: pd.DataFrame, impl: str = "unitune") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reference_points(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per problem: the random-search median R and the optimum (known or best found)."""
+def reference_points(runs: pd.DataFrame, optima: dict[str, float | None] | None = None) -> pd.DataFrame:
+    """Per problem: the random-search median R and the optimum (known or best found).
+
+    ``optima`` maps problem -> known optimum (None: unknown); default: each ``PROBLEMS`` entry's ``optimum``.
+    """
     rows = []
     for problem, group in runs.groupby("problem", sort=False):
         random_best = group[group["optimizer"].str.endswith("/random")]["best"].dropna()
-        known = PROBLEMS[problem].optimum if problem in PROBLEMS else None
+        default = PROBLEMS[problem].optimum if problem in PROBLEMS else None
+        known = default if optima is None else optima.get(problem)
         rows.append({
             "problem": problem,
             "random_median": float(random_best.median()) if len(random_best) else math.nan,
@@ -231,8 +235,20 @@ def native_parity(trials: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(per problem × optimizer table, overall table by mean rank, extra statistics)."""
-    runs = per_run(trials)
-    refs = reference_points(runs)
+    return summarize_runs(per_run(trials), native=native_parity(trials))
+
+
+def summarize_runs(runs: pd.DataFrame, optima: dict[str, float | None] | None = None,
+                   native: pd.DataFrame | None = None, rank_optimizers: list[str] | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``summarize`` from one row per run (``per_run``'s columns ``problem``, ``optimizer``, ``seed``, ``trials``,
+    ``failed``, ``pruned``, ``best``: lower is better, ``objective_s``, ``optimizer_s``), with the known optima
+    (``reference_points``).  The multi-objective summary passes the negated hypervolume as ``best``.
+    ``rank_optimizers``: only these take part in the overall rank test (default: all; the test uses only
+    blocks in which each of them has a run, so one optimizer run on fewer problems or seeds is left out
+    of it rather than emptying it)."""
+    runs = runs.copy()
+    refs = reference_points(runs, optima)
     runs["score"] = [clipped_score(r.best, refs.loc[r.problem, "random_median"], refs.loc[r.problem, "optimum"])
                      for r in runs.itertuples()]
     runs["regret"] = [r.best - refs.loc[r.problem, "optimum"] if refs.loc[r.problem, "optimum_known"] else math.nan
@@ -258,7 +274,7 @@ def summarize(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             "failed": int(group["failed"].sum()), "pruned": int(group["pruned"].sum()),
         })
     table = pd.DataFrame(rows)
-    ranks = rank_test(runs)
+    ranks = rank_test(runs if rank_optimizers is None else runs[runs["optimizer"].isin(rank_optimizers)])
     overall_rows = []
     for optimizer, group in table.groupby("optimizer", sort=False):
         mine = runs[runs["optimizer"] == optimizer]
@@ -282,22 +298,25 @@ def summarize(trials: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     overall = pd.DataFrame(overall_rows)
     overall = overall.sort_values(["mean_rank", "mean_score"], ascending=[True, False], kind="stable") \
         .reset_index(drop=True)
-    return table, overall, {"ranks": ranks, "native": native_parity(trials), "runs": runs}
+    return table, overall, {"ranks": ranks, "native": native if native is not None else pd.DataFrame(), "runs": runs,
+                            "refs": refs}
 
 
-def _fmt(value: float, digits: int = 4) -> str:
+def fmt(value: float, digits: int = 4) -> str:
+    """``value`` with ``digits`` significant digits, or "–" for None/NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.{digits}g}"
 
 
-def _score(value: float, low: float, high: float) -> str:
+def score_text(value: float, low: float, high: float) -> str:
+    """"mean [low, high]" with one decimal (without the interval when it is NaN), or "–"."""
     if math.isnan(value):
         return "–"
     return f"{value:.1f} [{low:.1f}, {high:.1f}]" if not math.isnan(low) else f"{value:.1f}"
 
 
-def _separation_text(table: pd.DataFrame, ranks: RankStats | None, mode: str) -> list[str]:
+def separation_text(table: pd.DataFrame, ranks: RankStats | None, mode: str) -> list[str]:
     lines = ["", "## What this run can and cannot separate", ""]
     seeds = int(table["seeds"].max()) if len(table) else 0
     if ranks is None:
@@ -332,6 +351,18 @@ def _separation_text(table: pd.DataFrame, ranks: RankStats | None, mode: str) ->
     return lines
 
 
+def overall_lines(overall: pd.DataFrame) -> list[str]:
+    """The overall table (``summarize``'s second frame) as Markdown lines: rank, group, score, ties, time."""
+    lines = ["| optimizer | mean rank [95% CI] | group | mean score [95% CI] | ≈ best on "
+             "| optimizer ms/trial (median) |", "|---|---:|:---:|---:|---:|---:|"]
+    for r in overall.itertuples():
+        rank = (f"{r.mean_rank:.2f} [{r.rank_low:.2f}, {r.rank_high:.2f}]" if not math.isnan(r.mean_rank) else "–")
+        score = score_text(r.mean_score, r.score_low, r.score_high)
+        lines.append(f"| {r.optimizer} | {rank} | {r.group or '–'} | {score} | {r.tied_with_best_on}/{r.problems} "
+                     f"| {r.optimizer_ms_per_trial:.1f} |")
+    return lines
+
+
 def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats: dict | None = None,
              mode: str = "quick") -> str:
     """The summary as Markdown: overall ranking with intervals and groups, per-problem table, parity, separations."""
@@ -345,13 +376,8 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats
         "group letter are not significantly different (Friedman + Nemenyi, α = 0.05). Score: clipped normalized "
         "score (−100 … 100; 0 = random search's median, 100 = optimum), mean over problems [bootstrap 95%].",
         "",
-        "| optimizer | mean rank [95% CI] | group | mean score [95% CI] | ≈ best on | optimizer ms/trial (median) |",
-        "|---|---:|:---:|---:|---:|---:|",
+        *overall_lines(overall),
     ]
-    for r in overall.itertuples():
-        rank = (f"{r.mean_rank:.2f} [{r.rank_low:.2f}, {r.rank_high:.2f}]" if not math.isnan(r.mean_rank) else "–")
-        lines.append(f"| {r.optimizer} | {rank} | {r.group or '–'} | {_score(r.mean_score, r.score_low, r.score_high)} "
-                     f"| {r.tied_with_best_on}/{r.problems} | {r.optimizer_ms_per_trial:.1f} |")
     lines += [
         "",
         "## Per problem",
@@ -372,8 +398,8 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats
         else:
             tie = f"yes ({r.p_vs_best:.2g})" if r.tied_with_best else f"no ({r.p_vs_best:.2g})"
         lines.append(
-            f"| {r.problem} | {r.optimizer} | {_fmt(r.best_mean)} ± {_fmt(r.best_std, 2)}{extra} "
-            f"| {_fmt(r.regret_mean, 3)} | {_score(r.score, r.score_low, r.score_high)} | {tie} "
+            f"| {r.problem} | {r.optimizer} | {fmt(r.best_mean)} ± {fmt(r.best_std, 2)}{extra} "
+            f"| {fmt(r.regret_mean, 3)} | {score_text(r.score, r.score_low, r.score_high)} | {tie} "
             f"| {r.optimizer_ms_per_trial:.1f} | {r.objective_ms_per_trial:.1f} |"
         )
     native = stats.get("native")
@@ -391,9 +417,9 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats
             "|---|---|---:|---:|---:|",
         ]
         for r in native.itertuples():
-            lines.append(f"| {r.problem} | {r.optimizer} | {r.identical}/{r.runs} | {_fmt(r.unitune_best_mean, 6)} "
-                         f"| {_fmt(r.native_best_mean, 6)} |")
-    lines += _separation_text(table, ranks, mode)
+            lines.append(f"| {r.problem} | {r.optimizer} | {r.identical}/{r.runs} | {fmt(r.unitune_best_mean, 6)} "
+                         f"| {fmt(r.native_best_mean, 6)} |")
+    lines += separation_text(table, ranks, mode)
     return "\n".join(lines) + "\n"
 
 

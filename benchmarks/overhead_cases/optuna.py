@@ -1,4 +1,6 @@
-"""Optuna: native ``study.optimize`` vs ``ut.minimize(backend="optuna")`` on a trivial 3-parameter objective."""
+"""Optuna: native ``study.optimize`` vs ``ut.minimize(backend="optuna")`` on a trivial 3-parameter objective, and
+the same with two objectives: ``create_study(directions=[...], sampler=NSGAIISampler(seed=...))`` vs
+``ut.optimize(..., algorithm="nsga2", directions=[...])``."""
 
 from __future__ import annotations
 
@@ -46,8 +48,34 @@ def cases() -> list[OverheadCase]:
     return [
         OverheadCase("optuna", "random", _native("RandomSampler"), _unitune("random"), 400),
         OverheadCase("optuna", "tpe", _native("TPESampler"), _unitune("tpe"), 200),
+        OverheadCase("optuna", "nsga2-2obj", _native_two_objectives, _unitune_two_objectives, 300),
         *_gp_cases(),
     ]
+
+
+# -- two objectives with NSGA-II ---------------------------------------------------------------------------
+def _values_2(x: float, n: int, c: str) -> tuple[float, float]:
+    return (x - 1.0) ** 2 + n * 0.1, (x + 1.0) ** 2 + (c == "b")
+
+
+def _native_two_objectives(n_trials: int, seed: int) -> object:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.NSGAIISampler(seed=seed))
+
+    def objective(trial):
+        return _values_2(trial.suggest_float("x", -5.0, 5.0), trial.suggest_int("n", 1, 10),
+                         trial.suggest_categorical("c", ["a", "b", "c"]))
+
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def _unitune_two_objectives(n_trials: int, seed: int) -> object:
+    return ut.optimize(lambda p: _values_2(p["x"], p["n"], p["c"]), SPACE, backend="optuna", algorithm="nsga2",
+                       directions=["minimize", "minimize"], metrics=["f1", "f2"], n_trials=n_trials, seed=seed)
 
 
 # -- Optuna's GP sampler (torch): native default threads vs unitune under unitune.threads ------------------

@@ -1,4 +1,5 @@
-"""Benchmark problems: synthetic functions with known optima, real scikit-learn tasks, a multi-fidelity task.
+"""Benchmark problems: synthetic functions with known optima, real scikit-learn tasks, a multi-fidelity task,
+and problems with two objectives (``MULTI_OBJECTIVE_PROBLEMS``, for ``python -m benchmarks --multi-objective``).
 
 A problem is plain data plus a module-level objective, so runs can go to worker processes.
 To add one: write the objective in one of these modules (or a new one), describe it with a
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import multifidelity, sklearn_tasks, synthetic
+from . import multi_objective, multifidelity, sklearn_tasks, synthetic
 
 
 @dataclass(frozen=True)
@@ -46,5 +47,54 @@ PROBLEMS: dict[str, Problem] = {
         Problem("sgd_epochs", multifidelity.SGD_SPACE, multifidelity.sgd_epochs, None, 20, 60, "multi-fidelity",
                 "SGDClassifier on digits trained epoch by epoch, validation error; ASHA stops bad runs",
                 run_options={"scheduler": "asha"}, full_only=True),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class MultiObjectiveProblem:
+    """A problem with several objectives: the objective returns one value per metric (tuple or dict).
+
+    The hypervolume of a run's Pareto front is measured against ``reference``, a point fixed per problem
+    (in the metrics' own units, after negating maximized ones).  ``ideal`` is a point no trial can beat,
+    so ``prod(reference - ideal)`` bounds the hypervolume; ``best_hypervolume`` is the hypervolume of the
+    true Pareto front when it is known (None for real problems: the best any run found is used).
+    """
+
+    name: str
+    space: dict[str, Any]
+    objective: Callable[[dict[str, Any]], Any]
+    metrics: tuple[str, ...]
+    directions: tuple[str, ...]
+    reference: tuple[float, ...]
+    ideal: tuple[float, ...]
+    best_hypervolume: float | None
+    quick_trials: int
+    full_trials: int
+    kind: str  # "synthetic" or "real"
+    description: str
+    front: Callable[[Any], Any] | None = None  # the true Pareto front, f2 as a function of f1 (arrays), if known
+
+    @property
+    def run_options(self) -> dict[str, Any]:
+        """The extra ``ut.optimize`` arguments of every run: directions and metrics."""
+        return {"directions": list(self.directions), "metrics": list(self.metrics)}
+
+
+_MINMIN = ("minimize", "minimize")
+MULTI_OBJECTIVE_PROBLEMS: dict[str, MultiObjectiveProblem] = {
+    p.name: p
+    for p in [
+        MultiObjectiveProblem("zdt1", multi_objective.ZDT_SPACE, multi_objective.zdt1, ("f1", "f2"), _MINMIN,
+                              multi_objective.ZDT_REFERENCE, (0.0, 0.0), multi_objective.ZDT1_BEST_HYPERVOLUME,
+                              200, 200, "synthetic", "ZDT1, 6 variables in [0, 1], convex front",
+                              multi_objective.zdt1_front),
+        MultiObjectiveProblem("zdt2", multi_objective.ZDT_SPACE, multi_objective.zdt2, ("f1", "f2"), _MINMIN,
+                              multi_objective.ZDT_REFERENCE, (0.0, 0.0), multi_objective.ZDT2_BEST_HYPERVOLUME,
+                              200, 200, "synthetic", "ZDT2, 6 variables in [0, 1], concave front",
+                              multi_objective.zdt2_front),
+        MultiObjectiveProblem("rf_digits", multi_objective.RF_SPACE, multi_objective.rf_digits,
+                              ("error", "log10_nodes"), _MINMIN, multi_objective.RF_REFERENCE, (0.0, 0.0), None,
+                              60, 100, "real", "random forest on 600 digits: 3-fold CV error vs log10(tree nodes)"),
     ]
 }
