@@ -25,6 +25,8 @@ value told so far; before any finite value exists they are held back and told as
 ``num_workers`` (Nevergrad's parallelism, fixed when an optimizer is built) is the ``num_workers=``
 option, else the size of the first batch the study asks for (``Study.ask(4)``, ``n_jobs=4``), else 1 —
 so one trial at a time is exactly ``Optimizer(parametrization, budget=n_trials, num_workers=1)``.
+``budget`` is the ``budget=`` option, else the run's ``n_trials``; without either (``Study.ask``, a
+timeout-only run) it is None, except for NGOpt, which needs one to choose its optimizer: 100 there.
 The optimizer is therefore built at the first ask; history handed over before (resume, warm start) is
 told right after it is built.  Same seed + flat space: the very sequence of native ask/tell with
 ``parametrization.random_state = np.random.RandomState(seed)`` (``tests/test_nevergrad.py``).
@@ -61,6 +63,8 @@ NATIVE: dict[str, str] = {
     "ga": "RecombiningGA",
 }
 _INTEGER = ".set_integer_casting()"
+# NGOpt's budget when the run has no trial count (Study.ask, a timeout-only run) and no budget= option.
+NGOPT_BUDGET = 100
 
 Decoder = Callable[[Any], Any]
 
@@ -92,13 +96,14 @@ class NevergradBackend(AskTellBackend):
     # -- checks and translation ----------------------------------------------------------------------
     @classmethod
     def option_names(cls, algorithm: str) -> frozenset[str]:
-        return frozenset({"num_workers"})
+        return frozenset({"num_workers", "budget"})
 
     @classmethod
     def check(cls, spec: RunSpec) -> None:
-        workers = spec.options.get("num_workers", 1)
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise InvalidRunError(f"backend 'nevergrad' option num_workers={workers!r} must be an int >= 1")
+        for name in ("num_workers", "budget"):
+            value = spec.options.get(name, 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidRunError(f"backend 'nevergrad' option {name}={value!r} must be an int >= 1")
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
@@ -143,9 +148,13 @@ class NevergradBackend(AskTellBackend):
         if self.optimizer is None:
             import nevergrad as ng
 
-            workers = self.spec.options.get("num_workers", workers)
+            options = self.spec.options
+            workers = options.get("num_workers", workers)
+            budget = options.get("budget", self.spec.n_trials)
+            if budget is None and self.spec.algorithm == "ngopt":
+                budget = NGOPT_BUDGET  # NGOpt picks its optimizer by the budget and refuses None
             optimizer_class = ng.optimizers.registry[NATIVE[self.spec.algorithm]]
-            self.optimizer = optimizer_class(parametrization=self.parametrization(), budget=self.spec.n_trials,
+            self.optimizer = optimizer_class(parametrization=self.parametrization(), budget=budget,
                                              num_workers=workers)
             backlog, self._backlog = self._backlog, []
             self._replay(backlog)
@@ -165,7 +174,8 @@ class NevergradBackend(AskTellBackend):
                 for p in self.space.params}
 
     def _suggestion(self, candidate: Any) -> Suggestion:
-        return Suggestion(number=-1, params=self._decode(candidate.value), handle=candidate)
+        params = self._decode(candidate.value)
+        return Suggestion(number=-1, params=params, handle=(candidate, params))
 
     def ask(self) -> Suggestion | None:
         return self._suggestion(self._ensure().ask())
@@ -182,7 +192,8 @@ class NevergradBackend(AskTellBackend):
     def ask_at(self, params: dict[str, Any]) -> Suggestion:
         optimizer = self._ensure()
         optimizer.suggest(self._native_value(params))  # Nevergrad's path for a chosen point: the next ask
-        return self._suggestion(optimizer.ask())
+        # The trial runs at the very params given (a log value's exp(log(x)) round trip may differ in the last bit).
+        return Suggestion(number=-1, params=dict(params), handle=(optimizer.ask(), dict(params)))
 
     def history(self) -> list[tuple[dict[str, Any], float | None]]:
         self._ensure()
@@ -199,13 +210,13 @@ class NevergradBackend(AskTellBackend):
         parametrization = self.optimizer.parametrization
         for record in records:
             candidate = parametrization.spawn_child(new_value=self._native_value(record.params))
-            self._tell(candidate, record)
+            self._tell(candidate, dict(record.params), record)
 
     def tell(self, suggestion: Suggestion, record: TrialRecord) -> None:
-        self._tell(suggestion.handle, record)
+        candidate, params = suggestion.handle
+        self._tell(candidate, params, record)
 
-    def _tell(self, candidate: Any, record: TrialRecord) -> None:
-        params = self._decode(candidate.value)
+    def _tell(self, candidate: Any, params: dict[str, Any], record: TrialRecord) -> None:
         if record.ok and math.isfinite(record.value):
             loss = self._sign * record.value
             self._worst = loss if self._worst is None else max(self._worst, loss)
