@@ -13,7 +13,7 @@ pytest.importorskip("nevergrad")  # a partial install skips this module instead 
 import nevergrad as ng
 
 import unitune as ut
-from unitune.backends.nevergrad import NATIVE, NevergradBackend
+from unitune.backends.nevergrad import NATIVE, NGOPT_BUDGET, NevergradBackend
 
 SPACE = {
     "x": ut.uniform(-2.0, 2.0),
@@ -39,10 +39,12 @@ def native_parametrization(seed: int):
     return parametrization
 
 
-def native_run(optimizer_name: str, n_trials: int, seed: int, sign: float = 1.0):
+def native_run(optimizer_name: str, n_trials: int, seed: int, sign: float = 1.0, budget: int | None = None):
     """Nevergrad's own ask/tell loop: the params it proposed, in order, and the values."""
+    if budget is None and optimizer_name == "NGOpt":
+        budget = NGOPT_BUDGET  # unitune's default where no budget= is given (NGOpt refuses None)
     optimizer = ng.optimizers.registry[optimizer_name](parametrization=native_parametrization(seed),
-                                                       budget=n_trials, num_workers=1)
+                                                       budget=budget, num_workers=1)
     seen = []
     for _ in range(n_trials):
         candidate = optimizer.ask()
@@ -53,13 +55,16 @@ def native_run(optimizer_name: str, n_trials: int, seed: int, sign: float = 1.0)
     return seen
 
 
+@pytest.mark.parametrize("budget", [None, 25])
 @pytest.mark.parametrize("algorithm", list(NATIVE))
-def test_same_seed_gives_the_native_sequence(algorithm):
+def test_same_seed_gives_the_native_sequence(algorithm, budget):
     n_trials = 25
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        native = native_run(NATIVE[algorithm], n_trials, seed=4)
-    result = ut.minimize(value, SPACE, backend="nevergrad", algorithm=algorithm, n_trials=n_trials, seed=4)
+        native = native_run(NATIVE[algorithm], n_trials, seed=4, budget=budget)
+    options = {} if budget is None else {"budget": budget}
+    result = ut.minimize(value, SPACE, backend="nevergrad", algorithm=algorithm, n_trials=n_trials, seed=4,
+                         **options)
     ours = [r.params for r in result.records]
     assert len(ours) == n_trials
     for mine, theirs in zip(ours, native, strict=True):
@@ -68,7 +73,8 @@ def test_same_seed_gives_the_native_sequence(algorithm):
         assert mine["n"] == theirs["n"] and type(mine["n"]) is int
         assert mine["c"] == theirs["c"] and type(mine["c"]) is str
     # and seeded: the same again
-    again = ut.minimize(value, SPACE, backend="nevergrad", algorithm=algorithm, n_trials=n_trials, seed=4)
+    again = ut.minimize(value, SPACE, backend="nevergrad", algorithm=algorithm, n_trials=n_trials, seed=4,
+                        **options)
     assert [r.params for r in again.records] == ours
 
 
@@ -130,6 +136,12 @@ def test_num_workers_is_the_first_batch_or_the_option():
     assert study._adapter.optimizer.num_workers == 5
     with pytest.raises(ut.InvalidRunError, match="num_workers"):
         ut.Study(SPACE, backend="nevergrad", num_workers=0)
+    with pytest.raises(ut.InvalidRunError, match="budget"):
+        ut.Study(SPACE, backend="nevergrad", budget=0.5)
+    # the budget is the option (NGOpt: 100 without one), never the run's n_trials
+    study = ut.Study(SPACE, backend="nevergrad", seed=0)
+    study.optimize(value, n_trials=3)
+    assert study._adapter.optimizer.budget == NGOPT_BUDGET
 
 
 def test_enqueued_points_go_through_suggest_and_history_is_told():

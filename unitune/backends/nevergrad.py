@@ -24,9 +24,12 @@ value told so far; before any finite value exists they are held back and told as
 
 ``num_workers`` (Nevergrad's parallelism, fixed when an optimizer is built) is the ``num_workers=``
 option, else the size of the first batch the study asks for (``Study.ask(4)``, ``n_jobs=4``), else 1 —
-so one trial at a time is exactly ``Optimizer(parametrization, budget=n_trials, num_workers=1)``.
-``budget`` is the ``budget=`` option, else the run's ``n_trials``; without either (``Study.ask``, a
-timeout-only run) it is None, except for NGOpt, which needs one to choose its optimizer: 100 there.
+so one trial at a time is exactly ``Optimizer(parametrization, budget=budget, num_workers=1)``.
+Nevergrad's ``budget`` is the ``budget=`` option, not the run's ``n_trials`` (a study's optimizer is
+then the same whether the study was asked first or optimized, and a later ``optimize(n_trials=)``
+does not contradict it); by default None (Nevergrad's default), except for NGOpt, which needs one to
+pick its optimizer: 100 there.  NGOpt and Portfolio choose by the budget: give ``budget=n_trials``
+to tell them yours.
 The optimizer is therefore built at the first ask; history handed over before (resume, warm start) is
 told right after it is built.  Same seed + flat space: the very sequence of native ask/tell with
 ``parametrization.random_state = np.random.RandomState(seed)`` (``tests/test_nevergrad.py``).
@@ -63,7 +66,7 @@ NATIVE: dict[str, str] = {
     "ga": "RecombiningGA",
 }
 _INTEGER = ".set_integer_casting()"
-# NGOpt's budget when the run has no trial count (Study.ask, a timeout-only run) and no budget= option.
+# NGOpt's budget without a budget= option (it refuses None).
 NGOPT_BUDGET = 100
 
 Decoder = Callable[[Any], Any]
@@ -150,9 +153,9 @@ class NevergradBackend(AskTellBackend):
 
             options = self.spec.options
             workers = options.get("num_workers", workers)
-            budget = options.get("budget", self.spec.n_trials)
-            if budget is None and self.spec.algorithm == "ngopt":
-                budget = NGOPT_BUDGET  # NGOpt picks its optimizer by the budget and refuses None
+            # Not the run's n_trials: a study's optimizer must not depend on whether it was asked or optimized
+            # first (nor on a later optimize call's n_trials).  NGOpt picks its optimizer by the budget, refuses None.
+            budget = options.get("budget", NGOPT_BUDGET if self.spec.algorithm == "ngopt" else None)
             optimizer_class = ng.optimizers.registry[NATIVE[self.spec.algorithm]]
             self.optimizer = optimizer_class(parametrization=self.parametrization(), budget=budget,
                                              num_workers=workers)
