@@ -35,8 +35,8 @@ from .summary import markdown, per_run, reference_points, summarize
 QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
 FULL_PROBLEMS = ("branin", "hartmann6", "mixed", "conditional", "svm_digits")
-LIBRARIES = ("unitune", "optuna", "hyperopt", "scikit-optimize", "ray", "nevergrad", "scikit-learn", "numpy", "scipy", "torch",
-             "greenlet", "threadpoolctl", "pandas")
+LIBRARIES = ("unitune", "optuna", "hyperopt", "scikit-optimize", "ray", "nevergrad", "scikit-learn", "numpy", "scipy",
+             "torch", "greenlet", "threadpoolctl", "pandas")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

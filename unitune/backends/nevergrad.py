@@ -277,7 +277,8 @@ def _codec(param: Param) -> Codec:
                      "Nevergrad optimizes log(value); values clamped into [low, high] (exp(log(low)) can round "
                      "just outside)")
     if isinstance(dim, Integer) and dim.log:
-        return Codec(NativeCall("ng.p.Log", (), {"lower": dim.low - 0.5, "upper": dim.high + 0.5}, shown="{}" + _INTEGER),
+        bounds = {"lower": dim.low - 0.5, "upper": dim.high + 0.5}
+        return Codec(NativeCall("ng.p.Log", (), bounds, shown="{}" + _INTEGER),
                      rounded(dim.low, dim.high), encode=int, note=
                      "log scale over [low-0.5, high+0.5], rounded by Nevergrad: each integer gets the log-scale mass "
                      "of [k-0.5, k+0.5], ends included with full weight; clamped to [low, high]")
