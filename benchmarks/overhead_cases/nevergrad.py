@@ -1,8 +1,8 @@
 """Nevergrad: a native ask/tell loop vs ``ut.minimize(backend="nevergrad")`` on a trivial 3-parameter objective.
 
 The native parametrization is the one unitune's translation documents (``ut.explain``), seeded the same
-way (``parametrization.random_state``), so both sides ask the very same candidates and run the same
-optimizer work; the difference is unitune's overhead.
+way (``parametrization.random_state``) and given the same ``budget`` (the trial count), so both sides
+ask the very same candidates and run the same optimizer work; the difference is unitune's overhead.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _native(algorithm: str):
 def _unitune(algorithm: str):
     def run(n_trials: int, seed: int) -> object:
         return ut.minimize(lambda p: _value(p["x"], p["n"], p["c"]), SPACE, backend="nevergrad",
-                           algorithm=algorithm, n_trials=n_trials, seed=seed)
+                           algorithm=algorithm, n_trials=n_trials, seed=seed, budget=n_trials)
 
     return run
 
