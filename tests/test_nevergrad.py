@@ -131,6 +131,9 @@ def test_num_workers_is_the_first_batch_or_the_option():
     study = ut.Study(SPACE, backend="nevergrad", algorithm="pso", seed=0)
     batch = study.ask(3)
     assert study._adapter.optimizer.num_workers == 3 and len(batch) == 3
+    study = ut.Study(SPACE, backend="nevergrad", algorithm="de", seed=0)
+    result = study.optimize(value, n_trials=8, n_jobs=2, executor="thread")
+    assert study._adapter.optimizer.num_workers == 2 and len(result.records) == 8
     study = ut.Study(SPACE, backend="nevergrad", algorithm="pso", seed=0, num_workers=5)
     study.ask()
     assert study._adapter.optimizer.num_workers == 5

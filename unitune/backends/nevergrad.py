@@ -23,7 +23,8 @@ value told so far; before any finite value exists they are held back and told as
 (candidates may be told in any order).
 
 ``num_workers`` (Nevergrad's parallelism, fixed when an optimizer is built) is the ``num_workers=``
-option, else the size of the first batch the study asks for (``Study.ask(4)``, ``n_jobs=4``), else 1 —
+option, else the run's ``n_jobs`` (``optimize(n_jobs=4)``: the study builds its adapter with it) or the
+size of the first batch the study asks for (``Study.ask(4)``), whichever is larger, else 1 —
 so one trial at a time is exactly ``Optimizer(parametrization, budget=budget, num_workers=1)``.
 Nevergrad's ``budget`` is the ``budget=`` option, not the run's ``n_trials`` (a study's optimizer is
 then the same whether the study was asked first or optimized, and a later ``optimize(n_trials=)``
@@ -152,7 +153,7 @@ class NevergradBackend(AskTellBackend):
             import nevergrad as ng
 
             options = self.spec.options
-            workers = options.get("num_workers", workers)
+            workers = options.get("num_workers", max(workers, self.spec.n_jobs))
             # Not the run's n_trials: a study's optimizer must not depend on whether it was asked or optimized
             # first (nor on a later optimize call's n_trials).  NGOpt picks its optimizer by the budget, refuses None.
             budget = options.get("budget", NGOPT_BUDGET if self.spec.algorithm == "ngopt" else None)
