@@ -171,3 +171,18 @@ def test_adapter_does_not_import_nevergrad_at_module_level():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert NevergradBackend.default_algorithm == "ngopt"
+
+
+def test_cma_on_one_dimension_runs_fcma_or_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    space = {"x": ut.uniform(0.0, 0.001)}
+    if importlib.util.find_spec("fcmaes") is not None:  # the extra brings it: Nevergrad's FCMA runs
+        result = ut.minimize(lambda p: (p["x"] - 3e-4) ** 2, space, backend="nevergrad", algorithm="cma", n_trials=8,
+                             seed=0)
+        assert (result.table["state"] == "complete").all()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fcmaes" else real(name, *a))
+    with pytest.raises(ut.UnsupportedFeatureError, match=r"one-dimensional.*optuna.*pip install"):
+        ut.minimize(lambda p: 0.0, space, backend="nevergrad", algorithm="cma", n_trials=1)
+    ut.minimize(lambda p: 0.0, {**space, "y": ut.uniform(0.0, 1.0)}, backend="nevergrad", algorithm="cma", n_trials=2)

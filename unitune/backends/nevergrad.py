@@ -42,13 +42,14 @@ Known points (``Study.enqueue``) and the points ``unitune.distinct`` picks go th
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from ..exceptions import InvalidRunError
+from ..exceptions import InvalidRunError, UnsupportedFeatureError
 from ..pruning import SCHEDULERS
 from ..records import TrialRecord
 from ..space import Choice, Conditional, Integer, LogUniform, Param, Uniform
@@ -108,6 +109,14 @@ class NevergradBackend(AskTellBackend):
             value = spec.options.get(name, 1)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidRunError(f"backend 'nevergrad' option {name}={value!r} must be an int >= 1")
+        # Nevergrad's CMA hands a one-dimensional space to FCMA (pycma needs 2 dimensions), which needs fcmaes.
+        if spec.algorithm == "cma" and _dimension(spec.space) == 1 and importlib.util.find_spec("fcmaes") is None:
+            from ..registry import supporting_algorithm
+
+            raise UnsupportedFeatureError(
+                "nevergrad", "algorithm='cma' on a one-dimensional space (Nevergrad runs FCMA there)",
+                [b for b in supporting_algorithm("cmaes") if b != "nevergrad"],
+                hint='It needs fcmaes: pip install "unitune[nevergrad]" (or pip install fcmaes).')
 
     @classmethod
     def translate(cls, param: Param, algorithm: str) -> Translation:
@@ -260,6 +269,11 @@ def build_parametrization(space: Any, seed: int | None) -> Any:
     if seed is not None:
         parametrization.random_state = np.random.RandomState(seed)
     return parametrization
+
+
+def _dimension(space: Any) -> int:
+    """The dimension of the native ``ng.p.Dict``: one per number, one weight per option of a ``ng.p.Choice``."""
+    return sum(len(p.dim.options) if isinstance(p.dim, (Choice, Conditional)) else 1 for p in space.params)
 
 
 def _first(param: Param) -> Any:
