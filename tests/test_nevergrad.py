@@ -186,3 +186,17 @@ def test_cma_on_one_dimension_runs_fcma_or_says_what_to_install(monkeypatch):
     with pytest.raises(ut.UnsupportedFeatureError, match=r"one-dimensional.*optuna.*pip install"):
         ut.minimize(lambda p: 0.0, space, backend="nevergrad", algorithm="cma", n_trials=1)
     ut.minimize(lambda p: 0.0, {**space, "y": ut.uniform(0.0, 1.0)}, backend="nevergrad", algorithm="cma", n_trials=2)
+
+
+def test_a_process_that_still_holds_a_study_exits():
+    """NGOpt on a small continuous space runs a scipy method in a Nevergrad thread that waits for the next tell;
+    natively, a process holding such an optimizer at exit hangs.  The adapter stops those threads at exit."""
+    import subprocess
+    import sys
+
+    code = ("import unitune as ut\n"
+            "study = ut.Study({'x': ut.uniform(-5.0, 10.0), 'y': ut.uniform(0.0, 15.0)}, backend='nevergrad', seed=0)\n"
+            "study.optimize(lambda p: (p['x'] - 1) ** 2 + p['y'], n_trials=10)\n"
+            "print(type(study._adapter.optimizer.optim).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "MinimizeBase" in out  # a recast (threaded) optimizer was the one NGOpt picked

@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -169,9 +171,17 @@ class NevergradBackend(AskTellBackend):
             optimizer_class = ng.optimizers.registry[NATIVE[self.spec.algorithm]]
             self.optimizer = optimizer_class(parametrization=self.parametrization(), budget=budget,
                                              num_workers=workers)
+            _stop_threads_at_exit(self)
             backlog, self._backlog = self._backlog, []
             self._replay(backlog)
         return self.optimizer
+
+    def close(self) -> None:
+        """Stop the threads of Nevergrad's recast optimizers (the scipy methods NGOpt picks for small continuous
+        spaces run in a thread that waits for the next tell): left waiting, they keep the interpreter from
+        exiting while a study is still referenced."""
+        for thread in _messaging_threads(self.optimizer):
+            thread.stop()
 
     def _decode(self, value: dict[str, Any]) -> dict[str, Any]:
         values = {path: codec.decode(value[path]) for path, codec in self._codecs.items()}
@@ -269,6 +279,37 @@ def build_parametrization(space: Any, seed: int | None) -> Any:
     if seed is not None:
         parametrization.random_state = np.random.RandomState(seed)
     return parametrization
+
+
+_LIVE: weakref.WeakSet[NevergradBackend] = weakref.WeakSet()
+_HOOKED: list[bool] = []
+
+
+def _stop_threads_at_exit(adapter: NevergradBackend) -> None:
+    """Close ``adapter`` when the interpreter exits, before Python joins the (non-daemon) threads: Nevergrad's
+    recast threads would otherwise block the exit of any process that still holds a study."""
+    _LIVE.add(adapter)
+    if not _HOOKED:
+        _HOOKED.append(True)
+        # Run by threading._shutdown before it joins non-daemon threads (atexit handlers run only after).
+        threading._register_atexit(lambda: [a.close() for a in list(_LIVE)])  # type: ignore[attr-defined]
+
+
+def _messaging_threads(optimizer: Any, seen: set[int] | None = None) -> Iterator[Any]:
+    """The ``MessagingThread`` of every recast optimizer inside ``optimizer`` (NGOpt, Portfolio and chains hold
+    sub-optimizers in attributes or lists)."""
+    from nevergrad.optimization.base import Optimizer
+
+    seen = set() if seen is None else seen
+    if not isinstance(optimizer, Optimizer) or id(optimizer) in seen:
+        return
+    seen.add(id(optimizer))
+    thread = getattr(optimizer, "_messaging_thread", None)
+    if thread is not None:
+        yield thread
+    for value in vars(optimizer).values():
+        for inner in value if isinstance(value, (list, tuple)) else [value]:
+            yield from _messaging_threads(inner, seen)
 
 
 def _dimension(space: Any) -> int:
