@@ -47,7 +47,7 @@ import math
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -73,8 +73,6 @@ _INTEGER = ".set_integer_casting()"
 # NGOpt's budget without a budget= option (it refuses None).
 NGOPT_BUDGET = 100
 
-Decoder = Callable[[Any], Any]
-
 
 class NevergradBackend(AskTellBackend):
     """Nevergrad: NGOpt (its portfolio wizard, the default), PSO, DE, CMA-ES, (1+1), a passive portfolio,
@@ -90,7 +88,8 @@ class NevergradBackend(AskTellBackend):
               "(ng.optimizers.TwoPointsDE)",
         "cma": "CMA-ES evolution strategy (ng.optimizers.CMA)",
         "oneplusone": "(1+1) evolution strategy with one-fifth rule (ng.optimizers.OnePlusOne)",
-        "portfolio": "passive portfolio of CMA, two-points DE and scrambled Hammersley (ng.optimizers.Portfolio)",
+        "portfolio": "passive portfolio of CMA and two-points DE, plus scrambled Hammersley when given budget= "
+                     "(ng.optimizers.Portfolio)",
         "random": "random search (ng.optimizers.RandomSearch)",
         "ga": "genetic algorithm: (1+1) with double-fast-GA mutation and crossover (ng.optimizers.registry"
               "['RecombiningGA'], one of Nevergrad's experimental variants)",
@@ -124,8 +123,10 @@ class NevergradBackend(AskTellBackend):
     def translate(cls, param: Param, algorithm: str) -> Translation:
         translation = _codec(param).translation
         native, note = translation.native, translation.note
-        native = f"{native} in ng.p.Dict, optimized by ng.optimizers.{NATIVE[algorithm]}" \
-            if algorithm != "ga" else f"{native} in ng.p.Dict, optimized by ng.optimizers.registry['RecombiningGA']"
+        # RecombiningGA is one of Nevergrad's experimental variants: only in the registry, not an attribute.
+        where = f"ng.optimizers.registry[{NATIVE[algorithm]!r}]" if algorithm == "ga" else \
+            f"ng.optimizers.{NATIVE[algorithm]}"
+        native = f"{native} in ng.p.Dict, optimized by {where}"
         if param.conditions:
             return Translation(native, "approximated",
                                "conditional space flattened: Nevergrad proposes this parameter in every candidate; "
@@ -292,7 +293,12 @@ def _stop_threads_at_exit(adapter: NevergradBackend) -> None:
     if not _HOOKED:
         _HOOKED.append(True)
         # Run by threading._shutdown before it joins non-daemon threads (atexit handlers run only after).
-        threading._register_atexit(lambda: [a.close() for a in list(_LIVE)])  # type: ignore[attr-defined]
+        register = getattr(threading, "_register_atexit", None)
+        if register is None:  # not CPython >= 3.9: the best left is atexit (which runs after the join)
+            import atexit
+
+            register = atexit.register
+        register(lambda: [a.close() for a in list(_LIVE)])
 
 
 def _messaging_threads(optimizer: Any, seen: set[int] | None = None) -> Iterator[Any]:
