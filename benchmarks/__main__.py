@@ -1,8 +1,9 @@
 """``python -m benchmarks``: compare every installed backend on synthetic and real problems.
 
-Quick by default (under 10 minutes on 2 cores): each backend's default algorithm plus random search,
-5 seeds, every problem but the multi-fidelity one.  ``--full``: every backend's main algorithms
-(optuna tpe/random/cmaes/gp, hyperopt tpe/random/anneal, skopt gp/forest/random, ray random),
+Quick by default (under 10 minutes on 2 cores): each backend's default algorithm plus random search
+(nevergrad: ngopt and pso), 5 seeds, every problem but the multi-fidelity one.  ``--full``: every
+backend's main algorithms (optuna tpe/random/cmaes/gp, hyperopt tpe/random/anneal, skopt
+gp/forest/random, ray random, nevergrad ngopt/pso/de/cma/oneplusone/portfolio/random/ga),
 100 trials on the synthetic problems, 10 seeds, the synthetic problems plus svm_digits.
 ``--native`` also runs every problem through each library directly and reports whether unitune's
 results are identical.  Writes trials.csv, summary.md, convergence PNGs and report.html to ``--out``
@@ -36,8 +37,8 @@ from .summary import markdown, per_run, reference_points, summarize
 QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
 FULL_PROBLEMS = ("branin", "hartmann6", "mixed", "conditional", "svm_digits")
-LIBRARIES = ("unitune", "optuna", "hyperopt", "scikit-optimize", "ray", "scikit-learn", "numpy", "scipy", "torch",
-             "greenlet", "threadpoolctl", "pandas")
+LIBRARIES = ("unitune", "optuna", "hyperopt", "scikit-optimize", "ray", "nevergrad", "scikit-learn", "numpy", "scipy",
+             "torch", "greenlet", "threadpoolctl", "pandas")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

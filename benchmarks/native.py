@@ -3,7 +3,8 @@
 Each native space below is written by hand the way ``ut.explain(space, backend=..., algorithm=...)``
 documents unitune's translation (so a reader can check one against the other), and each run uses
 the library's own driver: optuna ``study.optimize``, hyperopt ``fmin(rstate=np.random.default_rng(seed))``,
-skopt ``gp_minimize(acq_func="EI")``/``forest_minimize``/``dummy_minimize``.  The native runs execute
+skopt ``gp_minimize(acq_func="EI")``/``forest_minimize``/``dummy_minimize``, nevergrad an ask/tell loop on an
+``ng.p.Dict`` seeded through ``parametrization.random_state``.  The native runs execute
 under the same thread limit as unitune's (``unitune.threads``), as the issue asks of native-fidelity
 checks.  Ray Tune has no native runner here (its parity is covered by ``tests/test_ray.py``).
 
@@ -26,7 +27,8 @@ import pandas as pd
 from .problems import PROBLEMS
 
 SUPPORTED = {"optuna": ("tpe", "random", "cmaes", "gp"), "hyperopt": ("tpe", "random", "anneal"),
-             "skopt": ("gp", "forest", "random")}
+             "skopt": ("gp", "forest", "random"),
+             "nevergrad": ("ngopt", "pso", "de", "cma", "oneplusone", "portfolio", "random", "ga")}
 
 
 def _at(low: float, step: float, k: int) -> float:
@@ -214,7 +216,78 @@ def _run_skopt(problem: str, algorithm: str, n_trials: int, seed: int, objective
     return [float(y) for y in result.func_vals]
 
 
-_RUNNERS = {"optuna": _run_optuna, "hyperopt": _run_hyperopt, "skopt": _run_skopt}
+# -- nevergrad: the ng.p.Dict ut.explain(..., backend="nevergrad") lists, a native ask/tell loop ---------------
+def _nevergrad_space(problem: str) -> tuple[Any, Callable[[dict], dict]]:
+    import nevergrad as ng
+
+    def integer(low: float, high: float):  # ints and grid indices: Nevergrad's rounding, half-step margins
+        return ng.p.Scalar(lower=low - 0.5, upper=high + 0.5).set_integer_casting()
+
+    def index(v: Any, n: int) -> int:
+        return min(max(int(v), 0), n)
+
+    if problem == "branin":
+        return (dict(x1=ng.p.Scalar(lower=-5.0, upper=10.0), x2=ng.p.Scalar(lower=0.0, upper=15.0)),
+                lambda v: {"x1": _clamp(v["x1"], -5.0, 10.0), "x2": _clamp(v["x2"], 0.0, 15.0)})
+    if problem == "hartmann6":
+        return ({f"x{i}": ng.p.Scalar(lower=0.0, upper=1.0) for i in range(1, 7)},
+                lambda v: {k: _clamp(x, 0.0, 1.0) for k, x in v.items()})
+    if problem == "mixed":
+        kinds = ["linear", "quadratic", "abs", None]
+        return (dict(x=integer(0, 40), n=ng.p.Log(lower=0.5, upper=256.5).set_integer_casting(),
+                     kind=ng.p.Choice([0, 1, 2, 3])),
+                lambda v: {"x": _at(-2.0, 0.1, index(v["x"], 40)), "n": min(max(int(v["n"]), 1), 256),
+                           "kind": kinds[v["kind"]]})
+    if problem == "conditional":
+        space = {"model": ng.p.Choice(["smooth", "discrete"]), "model.smooth.x": ng.p.Scalar(lower=-3.0, upper=3.0),
+                 "model.smooth.y": ng.p.Scalar(lower=-3.0, upper=3.0), "model.discrete.n": integer(0, 10),
+                 "model.discrete.scale": ng.p.Log(lower=1e-3, upper=10.0)}
+
+        def decode(v: dict) -> dict:
+            if v["model"] == "smooth":
+                return {"model": ("smooth", {"x": _clamp(v["model.smooth.x"], -3.0, 3.0),
+                                             "y": _clamp(v["model.smooth.y"], -3.0, 3.0)})}
+            return {"model": ("discrete", {"n": index(v["model.discrete.n"], 10),
+                                           "scale": _clamp(v["model.discrete.scale"], 1e-3, 10.0)})}
+
+        return space, decode
+    if problem == "svm_digits":
+        return (dict(C=ng.p.Log(lower=1e-2, upper=1e3), gamma=ng.p.Log(lower=1e-4, upper=1.0),
+                     kernel=ng.p.Choice([0, 1])),
+                lambda v: {"C": _clamp(v["C"], 1e-2, 1e3), "gamma": _clamp(v["gamma"], 1e-4, 1.0),
+                           "kernel": ["rbf", "sigmoid"][v["kernel"]]})
+    if problem == "gb_breast_cancer":
+        return (dict(n_estimators=ng.p.Log(lower=4.5, upper=50.5).set_integer_casting(),
+                     learning_rate=ng.p.Log(lower=1e-2, upper=1.0), max_depth=integer(1, 3),
+                     subsample=integer(0, 5)),
+                lambda v: {"n_estimators": min(max(int(v["n_estimators"]), 5), 50),
+                           "learning_rate": _clamp(v["learning_rate"], 1e-2, 1.0),
+                           "max_depth": min(max(int(v["max_depth"]), 1), 3),
+                           "subsample": _at(0.5, 0.1, index(v["subsample"], 5))})
+    raise KeyError(problem)
+
+
+def _run_nevergrad(problem: str, algorithm: str, n_trials: int, seed: int, objective: Callable) -> list[float]:
+    import nevergrad as ng
+
+    from unitune.backends.nevergrad import NATIVE, NGOPT_BUDGET
+
+    children, decode = _nevergrad_space(problem)
+    parametrization = ng.p.Dict(**children)
+    parametrization.random_state = np.random.RandomState(seed)
+    budget = NGOPT_BUDGET if algorithm == "ngopt" else None  # unitune's default: no budget= option given
+    optimizer = ng.optimizers.registry[NATIVE[algorithm]](parametrization=parametrization, budget=budget,
+                                                          num_workers=1)
+    values = []
+    for _ in range(n_trials):
+        candidate = optimizer.ask()
+        value = float(objective(decode(candidate.value)))
+        optimizer.tell(candidate, value)
+        values.append(value)
+    return values
+
+
+_RUNNERS = {"optuna": _run_optuna, "hyperopt": _run_hyperopt, "skopt": _run_skopt, "nevergrad": _run_nevergrad}
 
 
 def run_native(problem: str, backend: str, algorithm: str, n_trials: int, seed: int) -> pd.DataFrame:

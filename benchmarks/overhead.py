@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repo root importable
 
 from benchmarks.overhead_cases import OverheadCase
 
-BACKENDS = ("optuna", "hyperopt", "skopt", "ray")
+BACKENDS = ("optuna", "hyperopt", "skopt", "ray", "nevergrad")
 
 
 def load_cases(backends: list[str]) -> list[OverheadCase]:

@@ -30,6 +30,11 @@ FULL_ALGORITHMS: dict[str, tuple[str, ...]] = {
     "hyperopt": ("tpe", "random", "anneal"),
     "skopt": ("gp", "forest", "random"),
     "ray": ("random",),
+    "nevergrad": ("ngopt", "pso", "de", "cma", "oneplusone", "portfolio", "random", "ga"),
+}
+# Quick mode's algorithms where "default + random search" is not the pick (a bare name, without --full).
+QUICK_ALGORITHMS: dict[str, tuple[str, ...]] = {
+    "nevergrad": ("ngopt", "pso"),  # its wizard and its swarm; random search is the other backends' baseline
 }
 # Rough optimizer cost per trial (relative), to start the slowest tasks first.
 _COST = {"gp": 40.0, "forest": 8.0, "gbrt": 12.0}
@@ -86,8 +91,8 @@ def available_backends() -> dict[str, type]:
 def parse_entries(specs: Iterable[str] | None, full: bool = False) -> list[Entry]:
     """``["optuna", "skopt:forest"]`` -> entries.
 
-    A bare name means its default algorithm plus random search, or with ``full`` its main algorithms
-    (``FULL_ALGORITHMS``).
+    A bare name means its default algorithm plus random search (or its ``QUICK_ALGORITHMS``), or with
+    ``full`` its main algorithms (``FULL_ALGORITHMS``).
     """
     backends = available_backends()
     entries: list[Entry] = []
@@ -101,6 +106,8 @@ def parse_entries(specs: Iterable[str] | None, full: bool = False) -> list[Entry
             algorithms = [algorithm]
         elif full and name in FULL_ALGORITHMS:
             algorithms = [a for a in FULL_ALGORITHMS[name] if a in cls.algorithms]
+        elif name in QUICK_ALGORITHMS:
+            algorithms = [a for a in QUICK_ALGORITHMS[name] if a in cls.algorithms]
         else:
             algorithms = [cls.default_algorithm, "random"]
         for alg in dict.fromkeys(algorithms):

@@ -410,7 +410,8 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats
             "",
             "The same problem, seed and budget run through the library directly (`--native`: optuna "
             "`study.optimize`, hyperopt `fmin(rstate=np.random.default_rng(seed))`, skopt "
-            "`gp_minimize`/`forest_minimize`/`dummy_minimize`, the native space written as `ut.explain` "
+            "`gp_minimize`/`forest_minimize`/`dummy_minimize`, nevergrad an ask/tell loop seeded through "
+            "`parametrization.random_state`, the native space written as `ut.explain` "
             "documents it). Identical: every trial's value equal (relative 1e-9).",
             "",
             "| problem | optimizer | identical runs | unitune best (mean) | native best (mean) |",

@@ -37,15 +37,16 @@ ASK_TELL = [b for b in BACKENDS if b != "ray"]  # Ray Tune drives its own loop: 
 # Cheap algorithms to draw from per backend; grids are included: over a continuous or (optuna) conditional
 # space they must refuse before the first trial.
 ALGORITHMS = {"optuna": ["tpe", "random", "cmaes", "qmc", "grid"], "hyperopt": ["tpe", "random", "anneal"],
-              "skopt": ["gp", "forest", "gbrt", "random"], "ray": ["random", "grid"]}
+              "skopt": ["gp", "forest", "gbrt", "random"], "ray": ["random", "grid"],
+              "nevergrad": ["ngopt", "pso", "de", "cma", "oneplusone", "portfolio", "random", "ga"]}
 # Options that reach the model phase within a few trials (skopt: sampled acquisition, as tests/conformance).
 OPTIONS = {"optuna": {"tpe": {"n_startup_trials": 2}},
            "hyperopt": {"tpe": {"n_startup_jobs": 2}},
            "skopt": {a: {"n_initial_points": 2, "acq_optimizer": "sampling", "n_points": 500} for a in ("gp",)}
            | {a: {"n_initial_points": 2} for a in ("forest", "gbrt")}}
 # Examples per property under the ci profile (scaled up by the long profile's max_examples).
-CI_EXAMPLES = {"optuna": 100, "hyperopt": 100, "skopt": 60, "ray": 6}
-CI_STORE_EXAMPLES = {"optuna": 50, "hyperopt": 50, "skopt": 40}
+CI_EXAMPLES = {"optuna": 100, "hyperopt": 100, "skopt": 60, "ray": 6, "nevergrad": 60}
+CI_STORE_EXAMPLES = {"optuna": 50, "hyperopt": 50, "skopt": 40, "nevergrad": 40}
 CI_INVALID_EXAMPLES = 150
 CI_RAY_TRANSLATION_EXAMPLES = 200
 

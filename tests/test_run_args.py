@@ -41,7 +41,7 @@ def test_objective_must_be_callable():
 
 def test_unknown_backend_lists_installed_ones():
     with pytest.raises(ut.UnknownBackendError, match="installed backends: .*optuna"):
-        ut.minimize(never, SPACE, backend="nevergrad", n_trials=1)
+        ut.minimize(never, SPACE, backend="smac", n_trials=1)  # (was "nevergrad", which is a backend now)
 
 
 def test_invalid_space_fails_before_any_trial():

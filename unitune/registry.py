@@ -25,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "hyperopt": "unitune.backends.hyperopt:HyperoptBackend",
     "skopt": "unitune.backends.skopt:SkoptBackend",
     "ray": "unitune.backends.ray:RayBackend",
+    "nevergrad": "unitune.backends.nevergrad:NevergradBackend",
 }
 
 

@@ -469,13 +469,14 @@ class Study:
         assert isinstance(adapter, AskTellBackend)
         return adapter
 
-    def _ensure_adapter(self, n_trials: int | None) -> Backend:
+    def _ensure_adapter(self, n_trials: int | None, n_jobs: int = 1) -> Backend:
         with self._lock:
             if self._adapter is None:
                 # Built on first use, so an algorithm that sizes itself by the budget (skopt's random search
-                # draws n_trials initial points) is built exactly as the native call with that budget.
+                # draws n_trials initial points) is built exactly as the native call with that budget, and one
+                # that sizes itself by its parallelism (Nevergrad's num_workers) with the run's n_jobs.
                 with self._framework_calls():
-                    adapter = self.backend_class(self._run_spec(n_trials=n_trials))
+                    adapter = self.backend_class(self._run_spec(n_trials=n_trials, n_jobs=n_jobs))
                     # What the framework learns from first: a warm start, then this study's stored trials.
                     if isinstance(adapter, AskTellBackend):
                         adapter.take_history(self._warm + self._records)
@@ -670,7 +671,7 @@ class Study:
             elif n_jobs > 1 or executor is not None:
                 from .parallel import run_parallel
 
-                self._ensure_adapter(budget.n_trials)
+                self._ensure_adapter(budget.n_trials, int(n_jobs))
                 run_parallel(self, runner, budget, state, bar, n_jobs=int(n_jobs), executor=executor, share=share)
             else:
                 with environment(share.env(0)):  # devices=: the one running trial's CUDA_VISIBLE_DEVICES

@@ -35,6 +35,7 @@ PROFILES: dict[str, Profile] = {
     # a Tuner takes ~2.5 s to start its first actor: a 2 s budget would end before any trial
     # and stopping a Tuner (actors, experiment state) takes a few seconds after the budget
     # Ray Tune drives its own loop: Study.ask is refused, Study.optimize works
+    "nevergrad": Profile(xfail_raises=NO_HYPERBAND),  # unitune's median/asha/fifo only, as hyperopt and skopt
     "ray": Profile(n_trials=20, objective_in_driver=False, timeout_s=8.0, timeout_slack_s=6.0,
                    xfail_raises={"ask_tell": UnsupportedFeatureError}),
 }
