@@ -200,3 +200,44 @@ def test_a_process_that_still_holds_a_study_exits():
             "print(type(study._adapter.optimizer.optim).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "MinimizeBase" in out  # a recast (threaded) optimizer was the one NGOpt picked
+
+
+def two_values(p):
+    return value(p), -((p["x"] + 0.5) ** 2 + p["n"] / 5)  # the second maximized
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+@pytest.mark.parametrize("algorithm", ["ngopt", "pso", "de", "random"])
+def test_several_objectives_and_constraints_give_the_native_sequence(algorithm, constrained):
+    """Nevergrad's multi-objective tell (a list of losses, maximized ones negated) and its constraint_violation=."""
+    n_trials, seed = 30, 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        budget = NGOPT_BUDGET if algorithm == "ngopt" else None
+        optimizer = ng.optimizers.registry[NATIVE[algorithm]](parametrization=native_parametrization(seed),
+                                                               budget=budget, num_workers=1)
+        native = []
+        for _ in range(n_trials):
+            candidate = optimizer.ask()
+            v = candidate.value
+            params = {"x": v["x"], "lr": v["lr"], "n": int(v["n"]), "c": ["a", "b", "c"][v["c"]]}
+            native.append(params)
+            f1, f2 = two_values(params)
+            if constrained:
+                optimizer.tell(candidate, [f1, -f2], constraint_violation=[params["x"] - 1.0])
+            else:
+                optimizer.tell(candidate, [f1, -f2])
+    def objective(p):  # the constraint value is a metric the objective returns
+        f1, f2 = two_values(p)
+        return {"f1": f1, "f2": f2, "cx": p["x"] - 1.0}
+
+    result = ut.optimize(objective, SPACE, backend="nevergrad", algorithm=algorithm, n_trials=n_trials, seed=seed,
+                         directions=["minimize", "maximize"], metrics=["f1", "f2"],
+                         **({"constraints": ["cx"]} if constrained else {}))
+    ours = [r.params for r in result.records]
+    for mine, theirs in zip(ours, native, strict=True):
+        assert mine["x"] == pytest.approx(theirs["x"], rel=1e-12, abs=1e-12)
+        assert (mine["n"], mine["c"]) == (theirs["n"], theirs["c"])
+    assert result.table["pareto"].any()
+    if constrained:
+        assert result.table["feasible"].tolist() == (result.table["params.x"] <= 1.0).tolist()

@@ -16,7 +16,10 @@ What Nevergrad sees (``ut.explain(space, backend="nevergrad")`` lists it per par
 * choices are ``ng.p.Choice`` over the option *indices*: any object (None, tuples, bools, mixed types)
   works and the objective gets the very object back.
 
-What Nevergrad is told: minimized values (maximize negates).  Nevergrad has no "failed" state, and it
+What Nevergrad is told: minimized values (maximize negates); several objectives as the list of losses
+(Nevergrad's multi-objective tell: its hypervolume-based scalarization decides), constraints as
+``constraint_violation=`` (the trial's constraint values; > 0 is violated, Nevergrad adds its penalty).
+Nevergrad has no "failed" state, and it
 clips NaN/inf to 5e20 with a warning, which would dominate any model it fits on the losses (NGOpt's
 meta-models, the Portfolio's CMA): so failed, NaN, inf and pruned trials are told the worst finite
 value told so far; before any finite value exists they are held back and told as soon as one arrives
@@ -96,7 +99,8 @@ class NevergradBackend(AskTellBackend):
     }
     default_algorithm = "ngopt"
     schedulers: ClassVar[dict[str, str]] = SCHEDULERS  # unitune's own: Nevergrad has no early stopping
-    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs"})
+    features = frozenset({"conditional", "maximize", "pruning", "ask_tell", "n_jobs", "multi_objective",
+                          "constraints"})
     seeded_algorithms = frozenset(NATIVE)
 
     # -- checks and translation ----------------------------------------------------------------------
@@ -148,8 +152,12 @@ class NevergradBackend(AskTellBackend):
         import nevergrad  # noqa: F401  (fails early, with the study's install hint, if missing)
 
         self._codecs = {p.path: _codec(p) for p in self.space.params}
-        self._sign = 1.0 if self.minimizing else -1.0  # Nevergrad only minimizes
-        self._worst: float | None = None  # worst finite loss told so far
+        # Nevergrad only minimizes: one sign per objective
+        objectives = spec.objectives if spec.several_objectives else None
+        self._objectives = objectives
+        self._signs = [1.0 if d == "minimize" else -1.0 for d in objectives.directions] if objectives \
+            else [1.0 if self.minimizing else -1.0]
+        self._worst: list[float] | None = None  # worst finite loss told so far (per objective)
         self._held: list[Any] = []  # candidates of failed trials waiting for a first finite loss
         self._backlog: list[TrialRecord] = []  # history handed over before the optimizer exists
         self._told: list[tuple[dict[str, Any], float | None]] = []  # what Nevergrad was told (history())
@@ -240,28 +248,41 @@ class NevergradBackend(AskTellBackend):
         candidate, params = suggestion.handle
         self._tell(candidate, params, record)
 
+    def _losses(self, record: TrialRecord) -> list[float] | None:
+        """What Nevergrad minimizes for a complete trial (one loss per objective), or None when not finite."""
+        values = self._objectives.values(record) if self._objectives is not None else [record.value]
+        if not record.ok or not all(math.isfinite(v) for v in values):
+            return None
+        return [sign * v for sign, v in zip(self._signs, values, strict=True)]
+
     def _tell(self, candidate: Any, params: dict[str, Any], record: TrialRecord) -> None:
-        if record.ok and math.isfinite(record.value):
-            loss = self._sign * record.value
-            self._worst = loss if self._worst is None else max(self._worst, loss)
+        losses = self._losses(record)
+        if losses is not None:
+            self._worst = losses if self._worst is None else [max(w, v) for w, v in zip(self._worst, losses,
+                                                                                        strict=True)]
             held, self._held = self._held, []
             for other, other_params in held:  # failures before the first finite loss, told now as the worst one
                 self._native_tell(other, other_params, self._worst)
-            self._native_tell(candidate, params, loss)
+            self._native_tell(candidate, params, losses, record.info.get("constraints"))
         elif self._worst is None:
             self._held.append((candidate, params))
         else:
             # Failed/NaN/inf/pruned: never told raw (Nevergrad would clip it to 5e20); the worst finite loss so far.
             self._native_tell(candidate, params, self._worst)
 
-    def _native_tell(self, candidate: Any, params: dict[str, Any], loss: float) -> None:
+    def _native_tell(self, candidate: Any, params: dict[str, Any], losses: list[float],
+                     constraints: list[float] | None = None) -> None:
         from nevergrad.common.errors import TellNotAskedNotSupportedError
 
+        loss: float | list[float] = losses[0] if len(losses) == 1 else list(losses)
         try:
-            self.optimizer.tell(candidate, loss)
+            if constraints is None:
+                self.optimizer.tell(candidate, loss)
+            else:
+                self.optimizer.tell(candidate, loss, constraint_violation=list(constraints))
         except TellNotAskedNotSupportedError:
             return  # a point Nevergrad did not propose, on an optimizer that cannot take one: not learnt
-        self._told.append((params, loss))
+        self._told.append((params, losses[0]))
 
 
 def build_parametrization(space: Any, seed: int | None) -> Any:
