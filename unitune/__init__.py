@@ -1,4 +1,4 @@
-"""unitune: one search space and objective, run on Optuna, Hyperopt, Ray Tune or scikit-optimize,
+"""unitune: one search space and objective, run on Optuna, Hyperopt, Ray Tune, scikit-optimize or Nevergrad,
 with every run returned as one pandas table of the same schema."""
 
 from importlib import import_module

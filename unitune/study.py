@@ -158,7 +158,7 @@ class Study:
     Args:
         space: a dict of primitives (``ut.uniform``, ``ut.loguniform``, ``ut.integer``, ``ut.choice``),
             constants and nested dicts, or a ``ut.Space``.
-        backend: ``"optuna"``, ``"hyperopt"``, ``"skopt"``, ``"ray"`` or a registered plugin.
+        backend: ``"optuna"``, ``"hyperopt"``, ``"skopt"``, ``"ray"``, ``"nevergrad"`` or a registered plugin.
         direction: ``"minimize"`` or ``"maximize"``.
         directions: several objectives, one direction each (``["minimize", "maximize"]``); the objective
             returns a tuple/list in that order or a dict holding every name of ``metrics``.  The table gets
@@ -193,7 +193,7 @@ class Study:
             the same params, by the process that found it lost (``info["retry_of"]`` names the first try).
 
     ``ask``/``tell`` work on every backend that proposes trials on request (Optuna, Hyperopt,
-    scikit-optimize); Ray Tune drives its own loop, so there only ``optimize`` works.
+    scikit-optimize, Nevergrad); Ray Tune drives its own loop, so there only ``optimize`` works.
     """
 
     def __init__(self, space: Space | Mapping[str, Any], *, backend: str, direction: Direction = "minimize",
