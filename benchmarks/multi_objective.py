@@ -44,10 +44,12 @@ from .summary import bootstrap_ci, fmt, overall_lines, score_text, separation_te
 
 QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
-# Optuna's GP with two objectives: 0.3–0.7 s per trial at 50–100 trials.  Nevergrad: its portfolio and DE in
-# quick mode (the others with --full).
-FULL_ONLY_ALGORITHMS = frozenset({("optuna", "gp"), *(("nevergrad", a) for a in ("pso", "cma", "oneplusone",
-                                                                                 "portfolio", "random", "ga"))})
+# Algorithms that run with --full only, and why: Optuna's GP with two objectives costs 0.3–0.7 s per trial at
+# 50–100 trials; of Nevergrad's, its portfolio (ngopt) and DE represent it in quick mode.
+FULL_ONLY_ALGORITHMS: dict[tuple[str, str], str] = {
+    ("optuna", "gp"): "slow per trial with several objectives",
+    **{("nevergrad", a): "quick mode runs Nevergrad's ngopt and de" for a in ("pso", "cma", "oneplusone",
+                                                                              "portfolio", "random", "ga")}}
 # Quick mode: Ray (0.1 s per trial on an idle machine, up to 1 s on a busy one, plus ~7 s to start) runs the
 # synthetic problems with the first seeds only; it is then left out of the overall rank test.
 QUICK_LIMITED = {"ray": {"kinds": ("synthetic",), "seeds": 2}}
@@ -158,7 +160,7 @@ def multi_objective_entries(specs: Iterable[str] | None, problems: Iterable[str]
         for alg in [algorithm] if algorithm else list(cls.algorithms):
             if not algorithm and not full and (name, alg) in FULL_ONLY_ALGORITHMS:
                 if not quiet:
-                    print(f"note: {name}/{alg} runs with --full only (slow per trial with several objectives)")
+                    print(f"note: {name}/{alg} runs with --full only ({FULL_ONLY_ALGORITHMS[name, alg]})")
                 continue
             options = ALGORITHM_OPTIONS.get((name, alg), {})
             reason = _accepts(name, alg, options, chosen)
