@@ -6,11 +6,17 @@
 For each case the native run and the unitune run alternate ``--repeats`` times (after one warm-up
 each) with the same seeds, so machine noise hits both alike; the table reports median wall time per
 trial and the added time ``unitune / native - 1``.
+
+``--no-gc`` times each run with Python's cyclic garbage collector off (collected before, as ``timeit``
+does). Use it where the optimizer builds large cyclic object graphs (Nevergrad's parametrizations): there a
+full collection lands at a different point of each run and moves a run's time by up to ±40%, on the
+native side as much as on unitune's, which buries a per-trial difference of a few percent.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import statistics
 import sys
@@ -46,23 +52,30 @@ def load_cases(backends: list[str]) -> list[OverheadCase]:
     return cases
 
 
-def _timed(fn, n_trials: int, seed: int) -> float:
-    start = time.perf_counter()
-    fn(n_trials, seed)
-    return time.perf_counter() - start
+def _timed(fn, n_trials: int, seed: int, no_gc: bool = False) -> float:
+    if no_gc:
+        gc.collect()
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        fn(n_trials, seed)
+        return time.perf_counter() - start
+    finally:
+        if no_gc:
+            gc.enable()
 
 
-def measure(case: OverheadCase, repeats: int) -> dict[str, object]:
+def measure(case: OverheadCase, repeats: int, no_gc: bool = False) -> dict[str, object]:
     """Median seconds per trial, native vs unitune, interleaved; one warm-up of each first."""
-    _timed(case.native, case.warmup_trials or case.n_trials, 0)
-    _timed(case.unitune, case.warmup_trials or case.n_trials, 0)
+    _timed(case.native, case.warmup_trials or case.n_trials, 0, no_gc)
+    _timed(case.unitune, case.warmup_trials or case.n_trials, 0, no_gc)
     native, ours = [], []
     for r in range(repeats):
         pair = [("native", case.native), ("unitune", case.unitune)]
         if r % 2:  # alternate which goes first
             pair.reverse()
         for kind, fn in pair:
-            (native if kind == "native" else ours).append(_timed(fn, case.n_trials, r + 1))
+            (native if kind == "native" else ours).append(_timed(fn, case.n_trials, r + 1, no_gc))
     n = case.n_trials
     native_s, ours_s = statistics.median(native) / n, statistics.median(ours) / n
     return {
@@ -95,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", nargs="+", help="only these case names (e.g. tpe random)")
     parser.add_argument("--out", type=Path, help="also write the markdown table here")
+    parser.add_argument("--no-gc", action="store_true", help="time each run with the cyclic garbage collector off")
     args = parser.parse_args(argv)
     rows = []
     for case in load_cases(args.backends):
         if args.cases and case.name not in args.cases:
             continue
         print(f"# measuring {case.backend}/{case.name} ({case.n_trials} trials × {args.repeats})", file=sys.stderr)
-        rows.append(measure(case, args.repeats))
+        rows.append(measure(case, args.repeats, args.no_gc))
     table = to_markdown(rows)
     print(table)
     if args.out:
