@@ -40,7 +40,16 @@ import pandas as pd
 
 from .problems import MULTI_OBJECTIVE_PROBLEMS, MultiObjectiveProblem
 from .runner import Entry, available_backends, execute, plan
-from .summary import bootstrap_ci, fmt, overall_lines, score_text, separation_text, summarize_runs
+from .summary import (
+    bootstrap_ci,
+    fmt,
+    lost_runs_text,
+    overall_lines,
+    score_text,
+    separation_text,
+    summarize_runs,
+    tie_text,
+)
 
 QUICK_SEEDS = tuple(range(5))
 FULL_SEEDS = tuple(range(10))
@@ -248,13 +257,7 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, stats: dict, header: st
         "|---|---|---:|---:|---:|:---:|---:|---:|---:|",
     ]
     for r in table.itertuples():
-        extra = "".join(f" ({n} {what})" for n, what in ((r.failed, "failed"), (r.pruned, "pruned")) if n)
-        if r.is_best:
-            tie = "best"
-        elif math.isnan(r.p_vs_best):
-            tie = "–"
-        else:
-            tie = f"yes ({r.p_vs_best:.2g})" if r.tied_with_best else f"no ({r.p_vs_best:.2g})"
+        extra, tie = lost_runs_text(r), tie_text(r)
         interval = f" [{r.hv_low:.5g}, {r.hv_high:.5g}]" if not math.isnan(r.hv_low) else ""
         lines.append(
             f"| {r.problem} | {r.optimizer} | {r.hv_mean:.5g}{interval}{extra} | {fmt(r.hv_gap, 3)} "

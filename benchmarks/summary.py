@@ -309,6 +309,20 @@ def fmt(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def lost_runs_text(row) -> str:
+    """`` (2 failed) (1 pruned)`` for a per-problem table row, or nothing."""
+    return "".join(f" ({n} {what})" for n, what in ((row.failed, "failed"), (row.pruned, "pruned")) if n)
+
+
+def tie_text(row) -> str:
+    """The "≈ best (p)" cell: ``best``, ``yes (p)``/``no (p)`` against the problem's best, ``–`` without a test."""
+    if row.is_best:
+        return "best"
+    if math.isnan(row.p_vs_best):
+        return "–"
+    return f"yes ({row.p_vs_best:.2g})" if row.tied_with_best else f"no ({row.p_vs_best:.2g})"
+
+
 def score_text(value: float, low: float, high: float) -> str:
     """"mean [low, high]" with one decimal (without the interval when it is NaN), or "–"."""
     if math.isnan(value):
@@ -390,13 +404,7 @@ def markdown(table: pd.DataFrame, overall: pd.DataFrame, header: str = "", stats
         "|---|---|---|---:|---:|:---:|---:|---:|",
     ]
     for r in table.itertuples():
-        extra = "".join(f" ({n} {what})" for n, what in ((r.failed, "failed"), (r.pruned, "pruned")) if n)
-        if r.is_best:
-            tie = "best"
-        elif math.isnan(r.p_vs_best):
-            tie = "–"
-        else:
-            tie = f"yes ({r.p_vs_best:.2g})" if r.tied_with_best else f"no ({r.p_vs_best:.2g})"
+        extra, tie = lost_runs_text(r), tie_text(r)
         lines.append(
             f"| {r.problem} | {r.optimizer} | {fmt(r.best_mean)} ± {fmt(r.best_std, 2)}{extra} "
             f"| {fmt(r.regret_mean, 3)} | {score_text(r.score, r.score_low, r.score_high)} | {tie} "
