@@ -15,6 +15,8 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from .exceptions import InvalidRunError
+
 if TYPE_CHECKING:
     from .records import TrialRecord
     from .study import Study
@@ -35,44 +37,87 @@ class StopRule:
             study.stop(f"stopped: {self!r}: {reason}")
 
 
-def _better(study: Study, a: float, b: float) -> bool:
-    return a < b if study.direction == "minimize" else a > b
+class _ValueRule(StopRule):
+    """A rule that watches one objective: the study's only one, or with several objectives the one ``metric=``
+    names (required there).  It reads feasible trials only; ``watch`` checks the study before the first trial."""
+
+    metric: str | None = None
+
+    def watch(self, study: Study) -> None:
+        objectives = study.objectives
+        names = [] if objectives is None else list(objectives.names)
+        if objectives is not None and objectives.several:
+            if self.metric is None:
+                raise InvalidRunError(f"{self!r} watches one value, and this study has several objectives "
+                                      f"({objectives.describe()}): give it metric= one of {names}")
+            if self.metric not in names:
+                raise InvalidRunError(f"{self!r}: metric {self.metric!r} is not one of the study's objectives {names}")
+            self._direction = objectives.direction_of(self.metric)
+        else:
+            if self.metric is not None and self.metric not in {*names, study.spec.metric}:
+                raise InvalidRunError(f"{self!r}: metric= names one of several objectives; this study has one "
+                                      f"objective: leave metric out")
+            self._direction = study.direction
+        self._study = study
+
+    def value(self, study: Study, record: TrialRecord) -> float | None:
+        """The watched objective's value of a feasible trial, else None."""
+        if getattr(self, "_study", None) is not study:
+            self.watch(study)
+        objectives = study.objectives
+        if not (record.ok if objectives is None else objectives.feasible(record)):
+            return None
+        if objectives is None or not objectives.several:
+            return record.value
+        return float(record.metrics[self.metric])
+
+    def better(self, a: float, b: float) -> bool:
+        return a < b if self._direction == "minimize" else a > b
+
+    def _metric_text(self) -> str:
+        return "" if self.metric is None else f", metric={self.metric!r}"
 
 
-class TargetReached(StopRule):
-    """Stop once a complete trial's value reaches ``target`` (``<=`` when minimizing, ``>=`` when maximizing)."""
+class TargetReached(_ValueRule):
+    """Stop once a complete (and feasible) trial's value reaches ``target`` (``<=`` when minimizing, ``>=`` when
+    maximizing).  With several objectives, ``metric=`` names the objective to watch."""
 
-    def __init__(self, target: float) -> None:
-        self.target = float(target)
+    def __init__(self, target: float, metric: str | None = None) -> None:
+        self.target, self.metric = float(target), metric
+
+    def on_run_start(self, study: Study) -> None:
+        self.watch(study)
 
     def should_stop(self, study: Study, record: TrialRecord) -> str | None:
-        if not record.ok:
-            return None
-        if record.value == self.target or _better(study, record.value, self.target):
-            return f"trial {record.number} reached {record.value!r}"
+        value = self.value(study, record)
+        if value is not None and (value == self.target or self.better(value, self.target)):
+            return f"trial {record.number} reached {value!r}"
         return None
 
     def __repr__(self) -> str:
-        return f"TargetReached({self.target!r})"
+        return f"TargetReached({self.target!r}{self._metric_text()})"
 
 
-class NoImprovement(StopRule):
+class NoImprovement(_ValueRule):
     """Stop after ``n_trials`` finished trials in a row that did not improve the run's best value by more
-    than ``min_delta`` (failed and pruned trials count as not improving)."""
+    than ``min_delta`` (failed, pruned and infeasible trials count as not improving).  With several
+    objectives, ``metric=`` names the objective to watch."""
 
-    def __init__(self, n_trials: int, min_delta: float = 0.0) -> None:
+    def __init__(self, n_trials: int, min_delta: float = 0.0, metric: str | None = None) -> None:
         if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
             raise ValueError(f"NoImprovement: n_trials must be an int >= 1, got {n_trials!r}")
-        self.n_trials, self.min_delta = n_trials, float(min_delta)
-        self.on_run_start(None)  # type: ignore[arg-type]
+        self.n_trials, self.min_delta, self.metric = n_trials, float(min_delta), metric
+        self._best, self._since = math.nan, 0
 
-    def on_run_start(self, study: Study | None) -> None:
+    def on_run_start(self, study: Study) -> None:
+        self.watch(study)
         self._best, self._since = math.nan, 0
 
     def should_stop(self, study: Study, record: TrialRecord) -> str | None:
-        sign = 1.0 if study.direction == "minimize" else -1.0
-        if record.ok and (math.isnan(self._best) or sign * (self._best - record.value) > self.min_delta):
-            self._best, self._since = record.value, 0
+        value = self.value(study, record)
+        sign = 1.0 if self._direction == "minimize" else -1.0
+        if value is not None and (math.isnan(self._best) or sign * (self._best - value) > self.min_delta):
+            self._best, self._since = value, 0
             return None
         self._since += 1
         if self._since >= self.n_trials:
@@ -80,7 +125,7 @@ class NoImprovement(StopRule):
         return None
 
     def __repr__(self) -> str:
-        return f"NoImprovement({self.n_trials}, min_delta={self.min_delta!r})"
+        return f"NoImprovement({self.n_trials}, min_delta={self.min_delta!r}{self._metric_text()})"
 
 
 class WallTime(StopRule):

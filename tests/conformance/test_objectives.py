@@ -110,6 +110,42 @@ def test_constraints_with_one_objective_keep_the_best_feasible(backend):
         assert result.best_value == feasible["value"].min()
 
 
+def test_stop_rules_watch_the_objective_metric_names_and_refuse_without_one(backend):
+    def no_metric():
+        return _run(backend, zdt1, directions=["minimize", "minimize"], metrics=METRICS,
+                    callbacks=[ut.TargetReached(0.5)])
+
+    # with several objectives a one-value rule must be told which objective to watch: refused before any trial
+    if "multi_objective" in get_backend(backend).features:
+        with pytest.raises(ut.InvalidRunError, match=r"TargetReached\(0.5\) watches one value.*metric= one of "
+                                                     r"\['f1', 'f2'\]"):
+            no_metric()
+        for rule in (ut.NoImprovement(2), ut.TargetReached(0.5, metric="f3")):
+            with pytest.raises(ut.InvalidRunError, match="metric"):
+                _run(backend, zdt1, directions=["minimize", "minimize"], metrics=METRICS, callbacks=[rule])
+    # maximized second objective: the rule compares in that objective's direction
+    result, _ = run_or_expect(backend, "multi_objective", lambda: _run(
+        backend, lambda p: (p["x"], 10 * p["y"]), n_trials=30, directions=["minimize", "maximize"], metrics=METRICS,
+        callbacks=[ut.TargetReached(7.0, metric="f2")]))
+    table = result.table
+    reached = table[table["values.f2"] >= 7.0]
+    assert len(reached) >= 1 and result.stop_reason.startswith("stopped: TargetReached(7.0, metric='f2'): trial ")
+    first = int(reached["trial"].min())
+    assert f"trial {first} reached" in result.stop_reason
+    assert (table["values.f2"].iloc[:first] < 7.0).all()
+
+
+def test_stop_rules_count_feasible_trials_only(backend):
+    # the objective reaches the target only where the constraint is violated: the rule never fires
+    def run():
+        return _run(backend, lambda p: {"x": p["x"], "c": p["x"] - 0.5}, n_trials=10, metrics=["x"],
+                    direction="maximize", constraints=["c"], callbacks=[ut.TargetReached(0.5)])
+
+    result, _ = run_or_expect(backend, "constraints", run)
+    assert result.stop_reason == "n_trials" and len(result.table) == 10
+    assert (result.table["params.x"] > 0.5).any()  # there were infeasible trials above the target
+
+
 RETURNS = [(0.1,), (0.1, 0.2, 0.3), (0.1, math.nan), 0.4, {"f1": 1.0}, (0.1, "x"), (0.5, 0.5)]
 ERRORS = ["ValueError: expected 2 values (f1, f2), the objective returned 1: [0.1]",
           "ValueError: expected 2 values (f1, f2), the objective returned 3: [0.1, 0.2, 0.3]",
