@@ -52,12 +52,12 @@ class _ValueRule(StopRule):
                                       f"({objectives.describe()}): give it metric= one of {names}")
             if self.metric not in names:
                 raise InvalidRunError(f"{self!r}: metric {self.metric!r} is not one of the study's objectives {names}")
-            self._direction = objectives.direction_of(self.metric)
+            self._direction, self._index = objectives.direction_of(self.metric), names.index(self.metric)
         else:
             if self.metric is not None and self.metric not in {*names, study.spec.metric}:
                 raise InvalidRunError(f"{self!r}: metric= names one of several objectives; this study has one "
                                       f"objective: leave metric out")
-            self._direction = study.direction
+            self._direction, self._index = study.direction, 0
         self._study = study
 
     def value(self, study: Study, record: TrialRecord) -> float | None:
@@ -65,11 +65,9 @@ class _ValueRule(StopRule):
         if getattr(self, "_study", None) is not study:
             self.watch(study)
         objectives = study.objectives
-        if not (record.ok if objectives is None else objectives.feasible(record)):
-            return None
-        if objectives is None or not objectives.several:
-            return record.value
-        return float(record.metrics[self.metric])
+        if objectives is None:
+            return record.value if record.ok else None
+        return objectives.values(record)[self._index] if objectives.feasible(record) else None
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self._direction == "minimize" else a > b
